@@ -1,0 +1,61 @@
+"""Settings of a voxlive server, from defaults, a TOML file and the command line."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_keys: list[str] = Field(default_factory=list)
+    """When not empty, every connection must present one of these keys."""
+    max_sessions: int = 100
+    max_message_bytes: int = 16 * 1024 * 1024
+    """The largest client message accepted; a larger one gets an error event."""
+    max_items: int = 2000
+    """The most items one conversation may hold."""
+
+
+class LLMSettings(_Section):
+    provider: Literal["local", "openai"] = "local"
+    model_path: str | None = None
+    """A GGUF file for the local provider; the bundled Qwen2.5 0.5B model when unset."""
+    context_tokens: int = 4096
+    base_url: str | None = None
+    """The base URL of an OpenAI-compatible service (``http://host:port/v1``)."""
+    api_key: str | None = None
+    model: str = "gpt-4o-mini"
+    """The model name sent to an OpenAI-compatible service."""
+
+
+class SessionDefaults(_Section):
+    model: str = "voxlive-local"
+    instructions: str = (
+        "You are a helpful voice assistant. Answer briefly and conversationally, in one to three "
+        "short sentences, without lists or markup. When a tool result is available, use it to answer."
+    )
+    voice: str = "en_US-joe-medium"
+    temperature: float = 0.7
+
+
+class Settings(_Section):
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    session: SessionDefaults = Field(default_factory=SessionDefaults)
+
+    @classmethod
+    def load(cls, path: str | Path | None) -> Settings:
+        """Settings from a TOML file (``[server]``, ``[llm]``, ``[session]`` tables), or the defaults."""
+        if path is None:
+            return cls()
+        with Path(path).open("rb") as file:
+            return cls.model_validate(tomllib.load(file))

@@ -1,0 +1,103 @@
+"""Turning JSON text into typed events, with precise errors for bad input."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import ValidationError
+
+from .client_events import CLIENT_EVENTS, ClientEvent
+from .server_events import SERVER_EVENTS, ServerEvent, UnknownServerEvent
+
+
+class ProtocolError(Exception):
+    """A client event that cannot be accepted: what is wrong, and where."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str = "invalid_request_error",
+        param: str | None = None,
+        event_id: str | None = None,
+        type: str = "invalid_request_error",
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.param = param
+        self.event_id = event_id
+        self.type = type
+
+
+def load_json_object(data: str | bytes) -> dict[str, Any]:
+    """Decode one JSON object, or raise a ``ProtocolError`` saying why not."""
+    try:
+        obj = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProtocolError(f"The message is not valid JSON: {exc}", code="invalid_json") from None
+    if not isinstance(obj, dict):
+        raise ProtocolError(f"An event must be a JSON object, not {type(obj).__name__}.", code="invalid_event")
+    return obj
+
+
+def _location(loc: tuple[int | str, ...], obj: Any, missing: bool) -> str:
+    """The dotted path of a validation error in the input (``session.tools[0].name``).
+
+    Parts of pydantic's location that are not keys of the input (union member labels) are skipped.
+    """
+    out = ""
+    for index, part in enumerate(loc):
+        if isinstance(obj, list) and isinstance(part, int) and part < len(obj):
+            out += f"[{part}]"
+            obj = obj[part]
+        elif isinstance(obj, dict) and (part in obj or (missing and index == len(loc) - 1)):
+            out += f".{part}" if out else str(part)
+            obj = obj.get(part)
+        elif not isinstance(obj, dict):
+            break
+    return out
+
+
+def validation_error(exc: ValidationError, obj: Any, event_id: str | None) -> ProtocolError:
+    """The first problem of a validation error, as a ``ProtocolError`` naming the field."""
+    first = exc.errors(include_url=False)[0]
+    param = _location(first["loc"], obj, first["type"] == "missing")
+    problem = first["msg"]
+    if first["type"] == "missing":
+        message = f"Missing required parameter: '{param}'."
+        code = "missing_required_parameter"
+    elif first["type"] == "union_tag_invalid":
+        message = f"Invalid value for '{param}': {problem}."
+        code = "invalid_value"
+    else:
+        message = f"Invalid value for '{param}': {problem} (got {first.get('input')!r:.80})."
+        wrong_type = first["type"].endswith(("_type", "_parsing"))
+        code = "invalid_type" if wrong_type else "invalid_value"
+    return ProtocolError(message, code=code, param=param, event_id=event_id)
+
+
+def parse_client_event(data: str | bytes | dict[str, Any]) -> ClientEvent:
+    """A typed client event, or a ``ProtocolError`` that says which field is wrong and why."""
+    obj = data if isinstance(data, dict) else load_json_object(data)
+    event_id = obj.get("event_id") if isinstance(obj.get("event_id"), str) else None
+    kind = obj.get("type")
+    if not isinstance(kind, str):
+        raise ProtocolError(
+            "The event has no 'type' string.", code="missing_required_parameter", param="type", event_id=event_id
+        )
+    cls = CLIENT_EVENTS.get(kind)
+    if cls is None:
+        raise ProtocolError(f"Unknown event type '{kind}'.", code="unknown_event_type", param="type", event_id=event_id)
+    try:
+        return cls.model_validate(obj)
+    except ValidationError as exc:
+        raise validation_error(exc, obj, event_id) from None
+
+
+def parse_server_event(data: str | bytes | dict[str, Any]) -> ServerEvent:
+    """A typed server event; a type this library does not know becomes an ``UnknownServerEvent``."""
+    obj = data if isinstance(data, dict) else load_json_object(data)
+    cls = SERVER_EVENTS.get(obj.get("type", ""), UnknownServerEvent)
+    return cls.model_validate(obj)

@@ -1,0 +1,1 @@
+"""The session engine: conversation, responses, tool calls, cancellation."""

@@ -1,0 +1,91 @@
+"""The conversation: an ordered list of items, and its view as chat messages for the LLM."""
+
+from __future__ import annotations
+
+from ..protocol import (
+    FunctionCallItem,
+    FunctionCallOutputItem,
+    Item,
+    MessageItem,
+    ProtocolError,
+)
+from ..speech.llm import Message
+
+
+class Conversation:
+    """Items in order, addressable by id, with a bound on how many it holds."""
+
+    def __init__(self, max_items: int = 2000) -> None:
+        self.max_items = max_items
+        self._items: list[Item] = []
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(list(self._items))
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, item_id: str, param: str = "item_id") -> Item:
+        for item in self._items:
+            if item.id == item_id:
+                return item
+        raise ProtocolError(f"Item with item_id '{item_id}' not found.", code="item_not_found", param=param)
+
+    def last_id(self) -> str | None:
+        return self._items[-1].id if self._items else None
+
+    def insert(self, item: Item, previous_item_id: str | None = None) -> str | None:
+        """Insert after ``previous_item_id`` (``"root"``: first; ``None``: last); returns the id before it."""
+        if any(existing.id == item.id for existing in self._items):
+            raise ProtocolError(f"Item with id '{item.id}' already exists.", code="duplicate_item_id", param="item.id")
+        if len(self._items) >= self.max_items:
+            raise ProtocolError(
+                f"The conversation already holds {self.max_items} items; delete some first.",
+                code="conversation_too_long",
+            )
+        if previous_item_id is None:
+            position = len(self._items)
+        elif previous_item_id == "root":
+            position = 0
+        else:
+            previous = self.get(previous_item_id, param="previous_item_id")
+            position = self._items.index(previous) + 1
+        self._items.insert(position, item)
+        return self._items[position - 1].id if position else None
+
+    def delete(self, item_id: str) -> None:
+        self._items.remove(self.get(item_id))
+
+    def has_call(self, call_id: str) -> bool:
+        return any(isinstance(item, FunctionCallItem) and item.call_id == call_id for item in self._items)
+
+
+def chat_messages(items: list[Item], instructions: str) -> list[Message]:
+    """The conversation as chat-completion messages, instructions first.
+
+    User audio counts by its transcript; consecutive function calls become one assistant turn.
+    """
+    messages: list[Message] = [{"role": "system", "content": instructions}] if instructions else []
+    for item in items:
+        if isinstance(item, MessageItem):
+            text = "".join(_part_text(part) for part in item.content).strip()
+            if text:
+                messages.append({"role": item.role, "content": text})
+        elif isinstance(item, FunctionCallItem):
+            call = {
+                "id": item.call_id,
+                "type": "function",
+                "function": {"name": item.name, "arguments": item.arguments or "{}"},
+            }
+            last = messages[-1] if messages else None
+            if last and last["role"] == "assistant" and "tool_calls" in last:
+                last["tool_calls"].append(call)
+            else:
+                messages.append({"role": "assistant", "content": "", "tool_calls": [call]})
+        elif isinstance(item, FunctionCallOutputItem):
+            messages.append({"role": "tool", "tool_call_id": item.call_id, "content": item.output})
+    return messages
+
+
+def _part_text(part: object) -> str:
+    return getattr(part, "text", None) or getattr(part, "transcript", None) or ""

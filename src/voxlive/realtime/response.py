@@ -1,0 +1,246 @@
+"""``ResponseRunner``: one response, from the LLM stream to the protocol's response events."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..protocol import (
+    FunctionCallItem,
+    InputTokenDetails,
+    Item,
+    MessageItem,
+    OutputTokenDetails,
+    Response,
+    ResponseCancelledDetails,
+    ResponseFailedDetails,
+    ResponseFailedError,
+    ResponseIncompleteDetails,
+    ServerEvent,
+    ServerEventConversationItemCreated,
+    ServerEventResponseContentPartAdded,
+    ServerEventResponseContentPartDone,
+    ServerEventResponseCreated,
+    ServerEventResponseDone,
+    ServerEventResponseFunctionCallArgumentsDelta,
+    ServerEventResponseFunctionCallArgumentsDone,
+    ServerEventResponseOutputItemAdded,
+    ServerEventResponseOutputItemDone,
+    ServerEventResponseTextDelta,
+    ServerEventResponseTextDone,
+    TextContentPart,
+    TokenUsage,
+    new_id,
+)
+from ..speech.llm import (
+    LLM,
+    Finished,
+    LLMRequest,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallDone,
+    ToolCallStarted,
+    Usage,
+)
+from .conversation import Conversation
+
+log = logging.getLogger(__name__)
+
+CancelReason = Literal["client_cancelled", "turn_detected"]
+
+
+@dataclass
+class ResponsePlan:
+    """Everything one response needs, resolved from the session and the ``response.create``."""
+
+    request: LLMRequest
+    response: Response
+    add_to_conversation: bool = True
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class ResponseRunner:
+    """Streams one response. ``cancel`` stops the LLM at once and closes the response as cancelled."""
+
+    def __init__(
+        self, plan: ResponsePlan, llm: LLM, conversation: Conversation, send: Callable[[ServerEvent], None]
+    ) -> None:
+        self.plan = plan
+        self.response = plan.response
+        self.llm = llm
+        self.conversation = conversation
+        self.send = send
+        self.cancel_reason: CancelReason | None = None
+        self._message: MessageItem | None = None
+        self._calls: dict[int, FunctionCallItem] = {}
+        self._usage: Usage | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    @property
+    def id(self) -> str:
+        return self.response.id
+
+    def start(self) -> asyncio.Task[None]:
+        self.task = asyncio.create_task(self.run(), name=f"response {self.id}")
+        return self.task
+
+    def cancel(self, reason: CancelReason) -> None:
+        self.cancel_reason = reason
+        if self.task is not None:
+            self.task.cancel()
+
+    async def run(self) -> None:
+        self.send(ServerEventResponseCreated(response=self.response.model_copy(deep=True)))
+        finish = "stop"
+        try:
+            async for event in self.llm.stream(self.plan.request):
+                if isinstance(event, TextDelta):
+                    self._text(event.text)
+                elif isinstance(event, ToolCallStarted):
+                    self._close_message("completed")
+                    self._start_call(event)
+                elif isinstance(event, ToolCallDelta):
+                    self._call_delta(event)
+                elif isinstance(event, ToolCallDone):
+                    self._finish_call(event)
+                elif isinstance(event, Usage):
+                    self._usage = event
+                elif isinstance(event, Finished):
+                    finish = event.reason
+        except asyncio.CancelledError:
+            if self.cancel_reason is None:
+                raise  # the session is closing: nobody is listening
+            self._finish("cancelled", ResponseCancelledDetails(reason=self.cancel_reason))
+            return
+        except Exception as exc:
+            log.exception("response %s failed", self.id)
+            error = ResponseFailedError(type="server_error", code="llm_error", message=str(exc))
+            self._finish("failed", ResponseFailedDetails(error=error))
+            return
+        if finish == "length":
+            self._finish("incomplete", ResponseIncompleteDetails(reason="max_output_tokens"))
+        else:
+            self._finish("completed", None)
+
+    # -- output items ----------------------------------------------------------------------------
+
+    def _add_item(self, item: Item) -> int:
+        output_index = len(self.response.output)
+        self.response.output.append(item)
+        self.send(
+            ServerEventResponseOutputItemAdded(
+                response_id=self.id, output_index=output_index, item=item.model_copy(deep=True)
+            )
+        )
+        if self.plan.add_to_conversation:
+            previous = self.conversation.insert(item)
+            self.send(ServerEventConversationItemCreated(previous_item_id=previous, item=item.model_copy(deep=True)))
+        return output_index
+
+    def _item_done(self, item: Item) -> None:
+        self.send(
+            ServerEventResponseOutputItemDone(
+                response_id=self.id, output_index=self.response.output.index(item), item=item.model_copy(deep=True)
+            )
+        )
+
+    def _text(self, delta: str) -> None:
+        message = self._message
+        if message is None:
+            message = MessageItem(
+                id=new_id("item"), object="realtime.item", role="assistant", status="in_progress", content=[]
+            )
+            self._message = message
+            self._add_item(message)
+            message.content.append(TextContentPart(text=""))
+            self.send(ServerEventResponseContentPartAdded(**self._where(message), part=TextContentPart(text="")))
+        part = message.content[0]
+        assert isinstance(part, TextContentPart)
+        part.text += delta
+        self.send(ServerEventResponseTextDelta(**self._where(message), delta=delta))
+
+    def _where(self, item: Item) -> dict[str, Any]:
+        assert item.id is not None
+        return {
+            "response_id": self.id,
+            "item_id": item.id,
+            "output_index": self.response.output.index(item),
+            "content_index": 0,
+        }
+
+    def _close_message(self, status: Literal["completed", "incomplete"]) -> None:
+        message, self._message = self._message, None
+        if message is None:
+            return
+        part = message.content[0]
+        assert isinstance(part, TextContentPart)
+        self.send(ServerEventResponseTextDone(**self._where(message), text=part.text))
+        self.send(ServerEventResponseContentPartDone(**self._where(message), part=part.model_copy()))
+        message.status = status
+        self._item_done(message)
+
+    def _start_call(self, event: ToolCallStarted) -> None:
+        item = FunctionCallItem(
+            id=new_id("item"),
+            object="realtime.item",
+            name=event.name,
+            call_id=event.call_id,
+            arguments="",
+            status="in_progress",
+        )
+        self._calls[event.index] = item
+        self._add_item(item)
+
+    def _call_delta(self, event: ToolCallDelta) -> None:
+        item = self._calls[event.index]
+        item.arguments += event.arguments
+        self.send(
+            ServerEventResponseFunctionCallArgumentsDelta(
+                response_id=self.id,
+                item_id=item.id or "",
+                output_index=self.response.output.index(item),
+                call_id=item.call_id,
+                delta=event.arguments,
+            )
+        )
+
+    def _finish_call(self, event: ToolCallDone) -> None:
+        item = self._calls.pop(event.index)
+        item.arguments = event.arguments
+        item.status = "completed"
+        self.send(
+            ServerEventResponseFunctionCallArgumentsDone(
+                response_id=self.id,
+                item_id=item.id or "",
+                output_index=self.response.output.index(item),
+                call_id=item.call_id,
+                name=item.name,
+                arguments=item.arguments,
+            )
+        )
+        self._item_done(item)
+
+    # -- the end ---------------------------------------------------------------------------------
+
+    def _finish(self, status: Literal["completed", "cancelled", "failed", "incomplete"], details: Any) -> None:
+        self._close_message("completed" if status == "completed" else "incomplete")
+        for item in list(self._calls.values()):
+            item.status = "incomplete"
+            self._item_done(item)
+        self._calls.clear()
+        response = self.response
+        response.status = status
+        response.status_details = details
+        usage = self._usage or Usage(0, 0, 0)
+        response.usage = TokenUsage(
+            total_tokens=usage.input_tokens + usage.output_tokens,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            input_token_details=InputTokenDetails(cached_tokens=usage.cached_tokens, text_tokens=usage.input_tokens),
+            output_token_details=OutputTokenDetails(text_tokens=usage.output_tokens),
+        )
+        response.usage.input_token_details.cached_tokens_details.text_tokens = usage.cached_tokens
+        self.send(ServerEventResponseDone(response=response.model_copy(deep=True)))

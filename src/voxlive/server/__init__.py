@@ -1,0 +1,1 @@
+"""The ASGI server: WebSocket endpoints, auth, limits, health."""

@@ -1,0 +1,103 @@
+"""The ASGI application: realtime WebSocket endpoints, API keys, health."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from ..config import Settings
+from ..protocol.dialects import OPENAI_GA, VOICELIVE, Dialect
+from ..realtime.engine import Engine
+from .connection import serve_connection
+
+log = logging.getLogger(__name__)
+
+
+def presented_key(websocket: WebSocket) -> str | None:
+    """The API key a client presents: ``api-key`` header or query, or ``Authorization: Bearer``."""
+    key = websocket.headers.get("api-key") or websocket.query_params.get("api-key")
+    if key:
+        return key
+    authorization = websocket.headers.get("authorization") or websocket.query_params.get("authorization") or ""
+    scheme, _, token = authorization.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def key_is_valid(key: str | None, keys: list[str]) -> bool:
+    if not keys:
+        return True
+    return key is not None and any(hmac.compare_digest(key, valid) for valid in keys)
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Starlette:
+    """The voxlive server. The engine's models load in the background; ``/health`` says when."""
+    settings = settings or Settings()
+    engine = engine or Engine(settings)
+    loading: dict[str, asyncio.Task[None]] = {}
+
+    async def endpoint(websocket: WebSocket, dialect: Dialect) -> None:
+        if not key_is_valid(presented_key(websocket), settings.server.api_keys):
+            await _deny(websocket, 401, "invalid_api_key", "A valid API key is required.")
+            return
+        if len(engine.sessions) >= settings.server.max_sessions:
+            await _deny(websocket, 503, "too_many_sessions", "The server holds its maximum number of sessions.")
+            return
+        await websocket.accept()
+        await serve_connection(websocket, engine, dialect)
+
+    async def voicelive(websocket: WebSocket) -> None:
+        await endpoint(websocket, VOICELIVE)
+
+    async def openai(websocket: WebSocket) -> None:
+        await endpoint(websocket, OPENAI_GA)
+
+    async def health(request: Request) -> Response:
+        if engine.ready.is_set():
+            return JSONResponse({"status": "ok", "sessions": len(engine.sessions)})
+        task = loading.get("models")
+        if task is not None and task.done() and task.exception() is not None:
+            return JSONResponse({"status": "failed", "error": str(task.exception())}, status_code=500)
+        return JSONResponse({"status": "loading"}, status_code=503)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        loading["models"] = asyncio.create_task(engine.load())
+        loading["models"].add_done_callback(_report_load)
+        yield
+        loading["models"].cancel()
+        for session in list(engine.sessions.values()):
+            await engine.end_session(session)
+
+    app = Starlette(
+        routes=[
+            WebSocketRoute("/voice-live/realtime", voicelive),
+            WebSocketRoute("/v1/realtime", openai),
+            Route("/health", health),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.engine = engine
+    return app
+
+
+def _report_load(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("loading the models failed: %s", task.exception())
+
+
+async def _deny(websocket: WebSocket, status: int, code: str, message: str) -> None:
+    """Refuse a connection before the WebSocket upgrade completes."""
+    body = {"error": {"type": "invalid_request_error", "code": code, "message": message}}
+    try:
+        await websocket.send_denial_response(JSONResponse(body, status_code=status))
+    except RuntimeError:  # the ASGI server has no denial-response extension
+        await websocket.close(code=1008 if status == 401 else 1013, reason=message)

@@ -1,0 +1,1 @@
+"""Pipeline stages (LLM, and later VAD, STT, TTS) with local and OpenAI-compatible providers."""

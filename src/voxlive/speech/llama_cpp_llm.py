@@ -1,0 +1,257 @@
+"""``LlamaCppLLM``: a local GGUF chat model through llama-cpp-python, off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from .assets import llm_model_path
+from .llm import (
+    Finished,
+    LLMEvent,
+    LLMRequest,
+    Message,
+    TextDelta,
+    ToolCallDone,
+    Usage,
+)
+from .tool_call_parser import ToolCallTextParser, UnknownToolError
+
+_STOP = ["<|im_end|>", "<|endoftext|>"]
+
+
+def forced_tool_schema(tools: list[dict[str, Any]], tool_choice: str | dict[str, Any]) -> dict[str, Any] | None:
+    """The JSON schema a reply must follow when ``tool_choice`` forces a tool call, else ``None``."""
+    if isinstance(tool_choice, dict):
+        name = tool_choice.get("function", {}).get("name") or tool_choice.get("name")
+        chosen = [t for t in tools if t["function"]["name"] == name]
+    elif tool_choice == "required":
+        chosen = tools
+    else:
+        return None
+    variants = [
+        {
+            "type": "object",
+            "properties": {
+                "name": {"const": t["function"]["name"]},
+                "arguments": t["function"].get("parameters") or {"type": "object"},
+            },
+            "required": ["name", "arguments"],
+        }
+        for t in chosen
+    ]
+    return variants[0] if len(variants) == 1 else {"anyOf": variants}
+
+
+class LlamaCppLLM:
+    """A GGUF chat model run in-process by llama.cpp.
+
+    One model instance serves every session; generations run one at a time in a worker thread,
+    so the event loop never blocks. Prompts are formatted with the model's own chat template and
+    evaluated as tokens, so the prefix shared with the previous prompt (the system prompt and the
+    conversation so far) is reused from the KV cache; ``Usage.cached_tokens`` reports how much.
+    Tool calls that the model writes as JSON text are parsed out of the stream; ``tool_choice``
+    ``required`` or a named function is enforced with a JSON-schema grammar.
+    """
+
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        *,
+        n_ctx: int = 4096,
+        n_threads: int | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.model_path = Path(model_path) if model_path else None
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads or os.cpu_count() or 1
+        self.seed = seed
+        self._llama: Any = None
+        self._format: Any = None
+        self._lock = asyncio.Lock()
+        self._loading: asyncio.Future[None] | None = None
+        self._openers: list[int] | None = None
+
+    async def load(self) -> None:
+        """Load the model once, however many callers ask at the same time."""
+        if self._loading is None:
+            self._loading = asyncio.ensure_future(asyncio.to_thread(self._load))
+        await asyncio.shield(self._loading)
+
+    def _load(self) -> None:
+        from llama_cpp import Llama
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        path = self.model_path or llm_model_path()
+        llama = Llama(
+            str(path),
+            n_ctx=self.n_ctx,
+            n_threads=self.n_threads,
+            seed=self.seed if self.seed is not None else 0xFFFFFFFF,
+            verbose=False,
+        )
+        template = llama.metadata["tokenizer.chat_template"]
+        eos = llama._model.token_get_text(llama.token_eos())
+        self._format = Jinja2ChatFormatter(template, eos_token=eos, bos_token="")
+        self._llama = llama
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._llama.tokenize(text.encode(), add_bos=False, special=True))
+
+    def _prompt_tokens(self, request: LLMRequest, tools: list[dict[str, Any]] | None, budget: int) -> list[int]:
+        """The prompt as tokens; the oldest turns are dropped until it fits the context."""
+        messages: list[Message] = [_for_template(m) for m in request.messages]
+        while True:
+            prompt = self._format(messages=messages, tools=tools).prompt
+            tokens: list[int] = self._llama.tokenize(prompt.encode(), add_bos=False, special=True)
+            first = 1 if messages and messages[0]["role"] == "system" else 0
+            if len(tokens) <= budget or len(messages) - first <= 1:
+                return tokens[-budget:]
+            del messages[first]
+            while len(messages) > first + 1 and messages[first]["role"] == "tool":
+                del messages[first]
+
+    async def stream(self, request: LLMRequest) -> AsyncIterator[LLMEvent]:
+        """Stream a reply.
+
+        The tools stay in the prompt even when ``tool_choice`` is ``none`` (the model reads the
+        calls in the history, and the cached prefix stays valid); then, and when the model starts
+        calling a tool it was not given, the reply is generated so that it cannot open with a call.
+        A disallowed call after some text ends the reply there.
+        """
+        await self.load()
+        names = {t["function"]["name"] for t in request.tools} if request.tool_choice != "none" else set()
+        said = False
+        try:
+            async for event in self._stream(request, names, no_call=request.tool_choice == "none"):
+                said = True
+                yield event
+        except UnknownToolError:
+            if said:
+                yield Finished("stop")
+                return
+            async for event in self._stream(request, names, no_call=True):
+                yield event
+
+    def _call_openers(self) -> list[int]:
+        """Tokens a reply must not open with when it may not call a tool (``{``, ``<``, blanks)."""
+        if self._openers is None:
+            llama = self._llama
+            openers = []
+            for token in range(llama.n_vocab()):
+                text = llama.detokenize([token], special=True).decode("utf-8", "ignore")
+                if not text.strip() or text.lstrip()[0] in "{<[`":
+                    openers.append(token)
+            self._openers = openers
+        return self._openers
+
+    async def _stream(self, request: LLMRequest, names: set[str], no_call: bool) -> AsyncIterator[LLMEvent]:
+        tools = request.tools or None
+        schema = forced_tool_schema(request.tools, request.tool_choice) if tools and not no_call else None
+        max_tokens = request.max_tokens or self.n_ctx // 2
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        stop = threading.Event()
+
+        def put(kind: str, value: Any) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, (kind, value))
+
+        def generate() -> None:
+            try:
+                llama = self._llama
+                tokens = self._prompt_tokens(request, tools, self.n_ctx - min(max_tokens, self.n_ctx // 2))
+                cached = llama.longest_token_prefix(llama._input_ids.tolist(), tokens)
+                put("prompt", (len(tokens), cached))
+                grammar = None
+                if schema is not None:
+                    from llama_cpp import LlamaGrammar
+
+                    grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+                processors = None
+                if no_call:
+                    banned = self._call_openers()
+                    start = len(tokens)
+
+                    def ban_openers(input_ids: Any, scores: Any) -> Any:
+                        if len(input_ids) == start:
+                            scores[banned] = -float("inf")
+                        return scores
+
+                    processors = [ban_openers]
+                chunks = llama.create_completion(
+                    tokens,
+                    max_tokens=min(max_tokens, self.n_ctx - len(tokens)),
+                    temperature=request.temperature,
+                    stop=_STOP,
+                    stream=True,
+                    grammar=grammar,
+                    logits_processor=processors,
+                )
+                reason = "stop"
+                for chunk in chunks:
+                    if stop.is_set():
+                        chunks.close()
+                        break
+                    choice = chunk["choices"][0]
+                    if choice["text"]:
+                        put("text", choice["text"])
+                    reason = choice.get("finish_reason") or reason
+                put("end", reason)
+            except BaseException as exc:  # reported to the consumer, who re-raises it
+                put("error", exc)
+
+        async with self._lock:
+            worker = loop.run_in_executor(None, generate)
+            try:
+                async for event in self._events(queue, names if tools else None):
+                    yield event
+            finally:
+                stop.set()
+                await asyncio.shield(worker)
+
+    async def _events(
+        self, queue: asyncio.Queue[tuple[str, Any]], tool_names: set[str] | None
+    ) -> AsyncIterator[LLMEvent]:
+        parser = ToolCallTextParser(tool_names) if tool_names is not None else None
+        text = ""
+        prompt_tokens = cached = 0
+        called = False
+        while True:
+            kind, value = await queue.get()
+            if kind == "prompt":
+                prompt_tokens, cached = value
+            elif kind == "text":
+                text += value
+                for event in parser.feed(value) if parser else [TextDelta(value)]:
+                    called |= isinstance(event, ToolCallDone)
+                    yield event
+            elif kind == "error":
+                raise value
+            else:
+                for event in parser.finish() if parser else []:
+                    called |= isinstance(event, ToolCallDone)
+                    yield event
+                output_tokens = await asyncio.to_thread(self.count_tokens, text) if text else 0
+                yield Usage(prompt_tokens, output_tokens, cached)
+                yield Finished("length" if value == "length" else "tool_calls" if called else "stop")
+                return
+
+
+def _for_template(message: Message) -> Message:
+    """A chat message as the chat template expects it (tool-call arguments as objects)."""
+    if not message.get("tool_calls"):
+        return {**message, "content": message.get("content") or ""}
+    calls = []
+    for call in message["tool_calls"]:
+        function = call["function"]
+        try:
+            arguments = json.loads(function["arguments"] or "{}")
+        except ValueError:
+            arguments = function["arguments"]
+        calls.append({**call, "function": {**function, "arguments": arguments}})
+    return {**message, "content": message.get("content") or "", "tool_calls": calls}

@@ -1,0 +1,80 @@
+"""The LLM stage: what a language model is asked, and the events it streams back."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+Message = dict[str, Any]
+"""A chat message in the OpenAI chat-completions shape (``role``, ``content``, ``tool_calls``, …)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LLMRequest:
+    messages: list[Message]
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    """Function tools in the chat-completions shape: ``{"type": "function", "function": {...}}``."""
+    tool_choice: str | dict[str, Any] = "auto"
+    """``auto``, ``none``, ``required`` or ``{"type": "function", "function": {"name": ...}}``."""
+    temperature: float = 0.8
+    max_tokens: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallStarted:
+    index: int
+    call_id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    index: int
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDone:
+    index: int
+    call_id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    input_tokens: int
+    output_tokens: int
+    cached_tokens: int = 0
+
+
+FinishReason = Literal["stop", "length", "tool_calls"]
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    reason: FinishReason
+
+
+LLMEvent = TextDelta | ReasoningDelta | ToolCallStarted | ToolCallDelta | ToolCallDone | Usage | Finished
+
+
+class LLM(Protocol):
+    """A chat model that streams text and tool calls. Cancelling the iteration stops generation."""
+
+    def stream(self, request: LLMRequest) -> AsyncIterator[LLMEvent]: ...
+
+    async def load(self) -> None:
+        """Load weights or check the service; called once before the first request."""
+        ...

@@ -1,0 +1,93 @@
+"""``OpenAICompatibleLLM``: any chat-completions service (OpenAI, Azure OpenAI, vLLM, Ollama, llama.cpp)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from openai import AsyncOpenAI
+
+from .llm import (
+    Finished,
+    LLMEvent,
+    LLMRequest,
+    ReasoningDelta,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallDone,
+    ToolCallStarted,
+    Usage,
+)
+from .tool_call_parser import ToolCallTextParser, new_call_id
+
+
+class OpenAICompatibleLLM:
+    """Streams from ``POST {base_url}/chat/completions``.
+
+    Tool calls come from ``delta.tool_calls``; a service that leaves a small model's JSON tool
+    call in the text (as llama.cpp's server does) is parsed the same way as the local model.
+    """
+
+    def __init__(self, *, base_url: str | None, api_key: str | None, model: str) -> None:
+        self.client = AsyncOpenAI(base_url=base_url, api_key=api_key or "none")
+        self.model = model
+
+    async def load(self) -> None:
+        """Nothing to load: the service holds the weights."""
+
+    async def stream(self, request: LLMRequest) -> AsyncIterator[LLMEvent]:
+        tools = request.tools if request.tools and request.tool_choice != "none" else None
+        options: dict[str, Any] = {"tools": tools, "tool_choice": request.tool_choice} if tools else {}
+        if request.max_tokens:
+            options["max_tokens"] = request.max_tokens
+        stream = await self.client.chat.completions.create(
+            model=self.model,
+            messages=request.messages,  # type: ignore[arg-type]
+            temperature=request.temperature,
+            stream=True,
+            stream_options={"include_usage": True},
+            **options,
+        )
+        parser = ToolCallTextParser() if tools else None
+        calls: dict[int, dict[str, str]] = {}
+        finish = "stop"
+        async with stream:
+            async for chunk in stream:
+                if chunk.usage is not None:
+                    cached = getattr(chunk.usage.prompt_tokens_details, "cached_tokens", 0) or 0
+                    yield Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens, cached)
+                for choice in chunk.choices:
+                    delta = choice.delta
+                    reasoning = getattr(delta, "reasoning_content", None) or getattr(delta, "reasoning", None)
+                    if reasoning:
+                        yield ReasoningDelta(reasoning)
+                    if delta.content:
+                        for event in parser.feed(delta.content) if parser else [TextDelta(delta.content)]:
+                            yield event
+                    for call in delta.tool_calls or []:
+                        for event in _tool_call_delta(calls, call):
+                            yield event
+                    finish = choice.finish_reason or finish
+        for event in parser.finish() if parser else []:
+            yield event
+        called = bool(calls) or (parser is not None and parser.call_count > 0)
+        for index, call in sorted(calls.items()):
+            yield ToolCallDone(index, call["id"], call["name"], call["arguments"])
+        yield Finished("length" if finish == "length" else "tool_calls" if called else "stop")
+
+
+def _tool_call_delta(calls: dict[int, dict[str, str]], delta: Any) -> list[LLMEvent]:
+    """Events for one streamed ``tool_calls`` fragment; offsets the index past text-parsed calls."""
+    index = 1000 + delta.index
+    events: list[LLMEvent] = []
+    call = calls.get(index)
+    function = delta.function
+    if call is None:
+        call = calls[index] = {"id": delta.id or new_call_id(), "name": "", "arguments": ""}
+    if function is not None and function.name and not call["name"]:
+        call["name"] = function.name
+        events.append(ToolCallStarted(index, call["id"], call["name"]))
+    if function is not None and function.arguments:
+        call["arguments"] += function.arguments
+        events.append(ToolCallDelta(index, function.arguments))
+    return events
