@@ -80,7 +80,9 @@ def stop_server(server: Server) -> None:
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """``voxlive serve`` on the embedded local stack, with a small message limit for the tests."""
-    running = start_server(tmp_path_factory.mktemp("server"), "[server]\nmax_message_bytes = 1048576\n")
+    running = start_server(
+        tmp_path_factory.mktemp("server"), "[server]\nmax_message_bytes = 1048576\n[session]\ntemperature = 0.0\n"
+    )
     yield running
     stop_server(running)
 

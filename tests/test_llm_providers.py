@@ -1,0 +1,121 @@
+"""The LLM stage: the local llama.cpp model, and a real OpenAI-compatible server on the same weights."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from conftest import free_port, wait_healthy
+from voxlive.speech.assets import llm_model_path
+from voxlive.speech.llama_cpp_llm import LlamaCppLLM
+from voxlive.speech.llm import LLM, Finished, LLMEvent, LLMRequest, TextDelta, ToolCallDone, Usage
+from voxlive.speech.openai_compatible_llm import OpenAICompatibleLLM
+
+SYSTEM = {"role": "system", "content": "You are a helpful assistant. Answer in one short sentence."}
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Get the current weather for a city.",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+        },
+    }
+]
+
+
+async def collect(llm: LLM, request: LLMRequest) -> list[LLMEvent]:
+    return [event async for event in llm.stream(request)]
+
+
+def text_of(events: list[LLMEvent]) -> str:
+    return "".join(e.text for e in events if isinstance(e, TextDelta))
+
+
+@pytest.fixture(scope="module")
+async def local() -> AsyncIterator[LlamaCppLLM]:
+    llm = LlamaCppLLM(seed=1)
+    await llm.load()
+    yield llm
+
+
+@pytest.fixture(scope="module")
+def llama_server() -> Iterator[str]:
+    """llama-cpp-python's own OpenAI-compatible server on the bundled GGUF."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(llm_model_path(progress=False)),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "2048",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}/v1/models", process)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+async def test_local_model_answers_and_reuses_the_prompt_cache(local: LlamaCppLLM) -> None:
+    first = [SYSTEM, {"role": "user", "content": "What is the capital of France?"}]
+    events = await collect(local, LLMRequest(first, temperature=0.0, max_tokens=30))
+    assert "Paris" in text_of(events)
+    usage = next(e for e in events if isinstance(e, Usage))
+    assert isinstance(events[-1], Finished) and events[-1].reason == "stop"
+    second = [*first, {"role": "assistant", "content": text_of(events)}, {"role": "user", "content": "And Italy?"}]
+    events = await collect(local, LLMRequest(second, temperature=0.0, max_tokens=30))
+    again = next(e for e in events if isinstance(e, Usage))
+    assert again.cached_tokens >= usage.input_tokens - 1
+    assert again.input_tokens > usage.input_tokens
+
+
+async def test_local_model_forced_tool_call_and_length_limit(local: LlamaCppLLM) -> None:
+    messages = [SYSTEM, {"role": "user", "content": "How warm is it in Oslo?"}]
+    forced = {"type": "function", "function": {"name": "get_weather"}}
+    events = await collect(local, LLMRequest(messages, TOOLS, forced, temperature=0.0))
+    calls = [e for e in events if isinstance(e, ToolCallDone)]
+    assert [c.name for c in calls] == ["get_weather"] and "Oslo" in calls[0].arguments
+    assert text_of(events) == ""
+    assert events[-1] == Finished("tool_calls")
+
+    events = await collect(local, LLMRequest(messages, temperature=0.0, max_tokens=2))
+    assert events[-1] == Finished("length")
+    assert next(e for e in events if isinstance(e, Usage)).output_tokens == 2
+
+
+async def test_tool_choice_none_never_calls(local: LlamaCppLLM) -> None:
+    messages = [SYSTEM, {"role": "user", "content": "What is the weather in Paris?"}]
+    events = await collect(local, LLMRequest(messages, TOOLS, "none", temperature=0.0, max_tokens=40))
+    assert not [e for e in events if isinstance(e, ToolCallDone)]
+    assert text_of(events).strip() and not text_of(events).lstrip().startswith("{")
+
+
+async def test_openai_compatible_llm_against_llama_cpp_server(llama_server: str) -> None:
+    llm = OpenAICompatibleLLM(base_url=llama_server, api_key="none", model="qwen")
+    messages = [SYSTEM, {"role": "user", "content": "What is the capital of France?"}]
+    events = await collect(llm, LLMRequest(messages, temperature=0.0, max_tokens=30))
+    assert "Paris" in text_of(events)
+    assert isinstance(events[-1], Finished)
+
+    weather = [SYSTEM, {"role": "user", "content": "What is the weather in Paris right now?"}]
+    events = await collect(llm, LLMRequest(weather, TOOLS, "auto", temperature=0.0, max_tokens=60))
+    calls = [e for e in events if isinstance(e, ToolCallDone)]
+    assert [c.name for c in calls] == ["get_weather"]
+    assert "Paris" in calls[0].arguments
+    assert "get_weather" not in text_of(events)
+    assert events[-1] == Finished("tool_calls")
