@@ -38,7 +38,8 @@ def load_json_object(data: str | bytes) -> dict[str, Any]:
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProtocolError(f"The message is not valid JSON: {exc}", code="invalid_json") from None
     if not isinstance(obj, dict):
-        raise ProtocolError(f"An event must be a JSON object, not {type(obj).__name__}.", code="invalid_event")
+        kind = {list: "an array", str: "a string", type(None): "null", bool: "a boolean"}.get(type(obj), "a number")
+        raise ProtocolError(f"An event must be a JSON object, not {kind}.", code="invalid_event")
     return obj
 
 
@@ -62,7 +63,8 @@ def _location(loc: tuple[int | str, ...], obj: Any, missing: bool) -> str:
 
 def validation_error(exc: ValidationError, obj: Any, event_id: str | None) -> ProtocolError:
     """The first problem of a validation error, as a ``ProtocolError`` naming the field."""
-    first = exc.errors(include_url=False)[0]
+    # In a union, the member that got furthest into the input tells what is really wrong.
+    first = max(exc.errors(include_url=False), key=lambda error: len(error["loc"]))
     param = _location(first["loc"], obj, first["type"] == "missing")
     problem = first["msg"]
     if first["type"] == "missing":
@@ -97,7 +99,13 @@ def parse_client_event(data: str | bytes | dict[str, Any]) -> ClientEvent:
 
 
 def parse_server_event(data: str | bytes | dict[str, Any]) -> ServerEvent:
-    """A typed server event; a type this library does not know becomes an ``UnknownServerEvent``."""
+    """A typed server event; an unknown or malformed one becomes an ``UnknownServerEvent`` with every field."""
     obj = data if isinstance(data, dict) else load_json_object(data)
-    cls = SERVER_EVENTS.get(obj.get("type", ""), UnknownServerEvent)
-    return cls.model_validate(obj)
+    kind = obj.get("type")
+    cls = SERVER_EVENTS.get(kind, UnknownServerEvent) if isinstance(kind, str) else UnknownServerEvent
+    if not isinstance(kind, str):
+        obj = {**obj, "type": str(kind)}
+    try:
+        return cls.model_validate(obj)
+    except ValidationError:
+        return UnknownServerEvent.model_validate(obj)  # malformed, but nothing of it is lost
