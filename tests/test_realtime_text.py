@@ -272,3 +272,45 @@ async def test_response_overrides_and_out_of_band(client: Client) -> None:
     done = events[-1]["response"]
     assert done["conversation_id"] is None and done["metadata"] == {"topic": "greeting"}
     assert "banana" in done["output"][0]["content"][0]["text"].lower()
+
+
+async def test_pre_generated_message_and_cancel_previous(client: Client) -> None:
+    await client.send({"type": "session.update", "session": {"modalities": ["text"]}})
+    await client.until("session.updated")
+    fixed = {"type": "message", "role": "assistant", "content": [{"type": "text", "text": "Welcome to voxlive!"}]}
+    await client.send({"type": "response.create", "response": {"pre_generated_assistant_message": fixed}})
+    events = await client.until("response.done")
+    assert "".join(e["delta"] for e in events if e["type"] == "response.text.delta") == "Welcome to voxlive!"
+    assert events[-1]["response"]["output"][0]["content"][0]["text"] == "Welcome to voxlive!"
+
+    await client.send(user_text("Tell me a very long story about the sea."))
+    await client.send({"type": "response.create", "response": {"max_output_tokens": 300}})
+    first = (await client.until("response.text.delta"))[-1]["response_id"]
+    await client.send({"type": "response.create", "response": {"cancel_previous": True, "max_output_tokens": 5}})
+    events = await client.until("response.done")
+    assert events[-1]["response"]["id"] == first and events[-1]["response"]["status"] == "cancelled"
+    events = await client.until("response.done")
+    assert events[0]["type"] == "response.created" and events[-1]["response"]["id"] != first
+    assert not [e for e in client.received if e["type"] == "error"]
+
+
+async def test_streamed_input_text_becomes_a_user_item(client: Client) -> None:
+    for piece in ("Hello ", "from ", "a stream."):
+        await client.send({"type": "input_text.delta", "id": "item_typed", "delta": piece})
+    await client.send({"type": "input_text.done", "id": "item_typed"})
+    created = (await client.until("conversation.item.created"))[-1]
+    assert created["item"]["id"] == "item_typed" and created["item"]["role"] == "user"
+    assert created["item"]["content"] == [{"type": "input_text", "text": "Hello from a stream."}]
+    await client.send({"type": "input_text.done", "id": "item_typed", "event_id": "again"})
+    error = await client.recv()
+    assert error["error"]["event_id"] == "again" and error["error"]["code"] == "item_not_found"
+
+
+async def test_unknown_session_fields_get_a_warning_and_avatar_connect_an_error(client: Client) -> None:
+    await client.send({"type": "session.update", "session": {"instructions": "Hi.", "flux_capacitor": True}})
+    warning, updated = await client.recv(), await client.recv()
+    assert warning["type"] == "warning" and "flux_capacitor" in warning["warning"]["message"]
+    assert updated["type"] == "session.updated" and "flux_capacitor" not in updated["session"]
+    await client.send({"type": "session.avatar.connect", "client_sdp": "v=0", "event_id": "av"})
+    error = await client.recv()
+    assert error["error"]["event_id"] == "av" and error["error"]["code"] == "avatar_unavailable"

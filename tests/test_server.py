@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from collections.abc import Iterator
 
@@ -75,3 +76,18 @@ async def test_the_session_limit_refuses_one_more(keyed_server: Server) -> None:
         assert refused.value.response.status_code == 503
     async with websockets.connect(url, additional_headers=headers) as again:
         assert json.loads(await again.recv())["type"] == "session.created"
+
+
+def test_health_is_503_until_the_models_are_loaded() -> None:
+    from starlette.testclient import TestClient
+
+    from voxlive.config import Settings
+    from voxlive.server.app import create_app
+
+    with TestClient(create_app(Settings())) as http:
+        first = http.get("/health")
+        assert first.status_code == 503 and first.json() == {"status": "loading"}
+        deadline = time.monotonic() + 60
+        while http.get("/health").status_code != 200:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..protocol import (
@@ -38,6 +38,7 @@ from ..protocol import (
 from ..speech.llm import (
     LLM,
     Finished,
+    LLMEvent,
     LLMRequest,
     TextDelta,
     ToolCallDelta,
@@ -59,7 +60,8 @@ class ResponsePlan:
     request: LLMRequest
     response: Response
     add_to_conversation: bool = True
-    metadata: dict[str, Any] = field(default_factory=dict)
+    fixed_text: str | None = None
+    """Say this instead of asking the LLM (``pre_generated_assistant_message``)."""
 
 
 class ResponseRunner:
@@ -96,7 +98,7 @@ class ResponseRunner:
         self.send(ServerEventResponseCreated(response=self.response.model_copy(deep=True)))
         finish = "stop"
         try:
-            async for event in self.llm.stream(self.plan.request):
+            async for event in self._llm_events():
                 if isinstance(event, TextDelta):
                     self._text(event.text)
                 elif isinstance(event, ToolCallStarted):
@@ -124,6 +126,13 @@ class ResponseRunner:
             self._finish("incomplete", ResponseIncompleteDetails(reason="max_output_tokens"))
         else:
             self._finish("completed", None)
+
+    async def _llm_events(self) -> AsyncIterator[LLMEvent]:
+        if self.plan.fixed_text is None:
+            async for event in self.llm.stream(self.plan.request):
+                yield event
+        elif self.plan.fixed_text:
+            yield TextDelta(self.plan.fixed_text)
 
     # -- output items ----------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -13,12 +14,16 @@ from ..protocol import (
     ClientEventConversationItemDelete,
     ClientEventConversationItemRetrieve,
     ClientEventConversationItemTruncate,
+    ClientEventInputTextDelta,
+    ClientEventInputTextDone,
     ClientEventResponseCancel,
     ClientEventResponseCreate,
+    ClientEventSessionAvatarConnect,
     ClientEventSessionUpdate,
     ErrorDetails,
     FunctionCallOutputItem,
     FunctionTool,
+    InputTextContentPart,
     Item,
     MessageItem,
     ProtocolError,
@@ -34,7 +39,9 @@ from ..protocol import (
     ServerEventError,
     ServerEventSessionCreated,
     ServerEventSessionUpdated,
+    ServerEventWarning,
     ToolChoiceFunctionSelection,
+    WarningDetails,
     new_id,
 )
 from ..speech.llm import LLM, LLMRequest
@@ -44,6 +51,7 @@ from .response import ResponsePlan, ResponseRunner
 log = logging.getLogger(__name__)
 
 Send = Callable[[ServerEvent], None]
+MAX_INPUT_TEXT = 256_000
 
 
 class RealtimeSession:
@@ -67,7 +75,11 @@ class RealtimeSession:
             "conversation.item.truncate": self._item_truncate,
             "response.create": self._response_create,
             "response.cancel": self._response_cancel,
+            "input_text.delta": self._input_text_delta,
+            "input_text.done": self._input_text_done,
+            "session.avatar.connect": self._avatar_connect,
         }
+        self._input_text: dict[str, list[str]] = {}
 
     @property
     def id(self) -> str:
@@ -123,8 +135,16 @@ class RealtimeSession:
             )
         check_modalities(update.modalities, "session.modalities")
         check_tools(update, "session")
-        changes = {name: getattr(update, name) for name in update.model_fields_set}
-        changes.update(update.model_extra or {})
+        changes = {name: getattr(update, name) for name in update.model_fields_set & RequestSession.model_fields.keys()}
+        if update.model_extra:
+            names = ", ".join(sorted(update.model_extra))
+            self.send(
+                ServerEventWarning(
+                    warning=WarningDetails(
+                        message=f"Unknown session field(s) ignored: {names}.", code="unknown_parameter", param="session"
+                    )
+                )
+            )
         self.session = self.session.model_copy(update=changes, deep=True)
         self.session.__pydantic_fields_set__.update(changes)
         self.send(ServerEventSessionUpdated(session=self.session.model_copy(deep=True)))
@@ -176,16 +196,54 @@ class RealtimeSession:
         part = item.content[content_index]
         part.transcript = ""  # type: ignore[union-attr]
 
+    async def _input_text_delta(self, event: ClientEventInputTextDelta) -> None:
+        """Text streamed into a user message that ``input_text.done`` then adds to the conversation."""
+        if any(item.id == event.id for item in self.conversation):
+            raise ProtocolError(f"Item with id '{event.id}' already exists.", code="duplicate_item_id", param="id")
+        pieces = self._input_text.setdefault(event.id, [])
+        if sum(map(len, pieces)) + len(event.delta) > MAX_INPUT_TEXT:
+            raise ProtocolError(f"Input text is limited to {MAX_INPUT_TEXT} characters.", code="input_too_long")
+        pieces.append(event.delta)
+
+    async def _input_text_done(self, event: ClientEventInputTextDone) -> None:
+        pieces = self._input_text.pop(event.id, None)
+        if pieces is None:
+            raise ProtocolError(
+                f"No input text is streaming into item '{event.id}'.", code="item_not_found", param="id"
+            )
+        item = MessageItem(
+            id=event.id,
+            object="realtime.item",
+            role="user",
+            status="completed",
+            content=[InputTextContentPart(text="".join(pieces))],
+        )
+        previous = self.conversation.insert(item)
+        self.send(ServerEventConversationItemCreated(previous_item_id=previous, item=item.model_copy(deep=True)))
+
+    async def _avatar_connect(self, event: ClientEventSessionAvatarConnect) -> None:
+        raise ProtocolError(
+            "This server renders no avatar video; drive a client-side face from response.animation_viseme events.",
+            code="avatar_unavailable",
+            param="client_sdp",
+        )
+
     # -- responses -------------------------------------------------------------------------------
 
     async def _response_create(self, event: ClientEventResponseCreate) -> None:
+        params = event.response or ResponseCreateParams()
+        active = self.response
+        if active is not None and params.cancel_previous and active.task is not None:
+            active.cancel("client_cancelled")
+            await asyncio.wait([active.task])
+            self._response_ended(active)
         if self.response is not None:
             raise ProtocolError(
                 f"Conversation already has an active response in progress: {self.response.id}. "
                 "Wait until the response is finished before creating a new one.",
                 code="conversation_already_has_active_response",
             )
-        plan = self.plan_response(event.response or ResponseCreateParams(), event.additional_instructions)
+        plan = self.plan_response(params, event.additional_instructions)
         runner = ResponseRunner(plan, self.llm, self.conversation, self.send)
         self.response = runner
         runner.start().add_done_callback(lambda _: self._response_ended(runner))
@@ -238,6 +296,7 @@ class RealtimeSession:
             temperature=0.8 if temperature is None else temperature,
             max_tokens=None if max_tokens == "inf" else max_tokens,
         )
+        fixed = params.pre_generated_assistant_message
         conversation = params.conversation or "auto"
         response = Response(
             id=new_id("resp"),
@@ -252,7 +311,12 @@ class RealtimeSession:
             metadata=params.metadata,
             usage=None,
         )
-        return ResponsePlan(request=request, response=response, add_to_conversation=conversation != "none")
+        return ResponsePlan(
+            request=request,
+            response=response,
+            add_to_conversation=conversation != "none",
+            fixed_text=None if fixed is None else "".join(getattr(p, "text", "") or "" for p in fixed.content),
+        )
 
     def _context_items(self, params: ResponseCreateParams) -> list[Item]:
         """What the model sees: the conversation, or the request's own input items."""
