@@ -1378,10 +1378,10 @@ def test_a_server_event_type_is_not_a_client_event() -> None:
             id="bad-discriminator",
         ),
         pytest.param(
-            {"type": "conversation.item.create", "item": {"type": "item_reference", "id": "x"}},
+            {"type": "conversation.item.create", "item": {"type": "computer_call", "id": "x"}},
             "invalid_value",
             "item",
-            "'item_reference'",
+            "'computer_call'",
             id="bad-item-type",
         ),
         pytest.param(

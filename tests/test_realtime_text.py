@@ -314,3 +314,22 @@ async def test_unknown_session_fields_get_a_warning_and_avatar_connect_an_error(
     await client.send({"type": "session.avatar.connect", "client_sdp": "v=0", "event_id": "av"})
     error = await client.recv()
     assert error["error"]["event_id"] == "av" and error["error"]["code"] == "avatar_unavailable"
+
+
+async def test_item_references_pick_conversation_items_for_a_response(client: Client) -> None:
+    await client.send({"type": "session.update", "session": {"modalities": ["text"]}})
+    await client.until("session.updated")
+    await client.send(user_text("What is the capital of France? One word."))
+    item_id = (await client.until("conversation.item.created"))[-1]["item"]["id"]
+    reference = {"type": "item_reference", "id": item_id}
+    await client.send({"type": "response.create", "response": {"conversation": "none", "input": [reference]}})
+    done = (await client.until("response.done"))[-1]["response"]
+    assert "Paris" in done["output"][0]["content"][0]["text"]
+
+    missing = {"type": "item_reference", "id": "item_missing"}
+    await client.send({"type": "response.create", "event_id": "r1", "response": {"input": [missing]}})
+    error = await client.recv()
+    assert error["error"]["event_id"] == "r1" and error["error"]["code"] == "item_not_found"
+    await client.send({"type": "conversation.item.create", "event_id": "r2", "item": reference})
+    error = await client.recv()
+    assert error["error"]["event_id"] == "r2" and error["error"]["param"] == "item.type"

@@ -85,6 +85,11 @@ def _modalities_from_ga(modalities: list[str]) -> list[str]:
     return ["text", "audio"] if "audio" in modalities else list(modalities)
 
 
+def _voice_to_ga(voice: Any) -> Any:
+    """GA voices are names: a typed voice object is sent by its name."""
+    return voice.get("name") or voice.get("model") if isinstance(voice, dict) else voice
+
+
 def _voice_from_ga(voice: Any) -> Any:
     return voice.get("id") if isinstance(voice, dict) and "id" in voice else voice
 
@@ -130,7 +135,9 @@ def session_to_ga(session: JSON) -> JSON:
     if "output_audio_format" in s:
         audio_out["format"] = _format_to_ga(s.pop("output_audio_format"))
     if "voice" in s:
-        audio_out["voice"] = s.pop("voice")
+        audio_out["voice"] = _voice_to_ga(s.pop("voice"))
+    if "speed" in s:
+        audio_out["speed"] = s.pop("speed")
     if audio_in or audio_out:
         out["audio"] = {k: v for k, v in (("input", audio_in), ("output", audio_out)) if v}
     out.update(s)  # the rest (Azure extensions) as they are
@@ -166,6 +173,8 @@ def session_from_ga(session: JSON) -> JSON:
         out["output_audio_format"] = _output_format_from_ga(audio_out["format"])
     if "voice" in audio_out:
         out["voice"] = _voice_from_ga(audio_out["voice"])
+    if "speed" in audio_out:
+        out["speed"] = audio_out["speed"]  # no classic counterpart: kept, so the server can say so
     for dropped in ("tracing", "truncation", "prompt"):
         s.pop(dropped, None)  # GA features without a classic counterpart
     out.update(s)
@@ -181,9 +190,11 @@ def response_to_ga(response: JSON) -> JSON:
     if "output_audio_format" in r:
         output["format"] = _format_to_ga(r.pop("output_audio_format"))
     if "voice" in r:
-        output["voice"] = r.pop("voice")
+        output["voice"] = _voice_to_ga(r.pop("voice"))
     if output:
         r["audio"] = {"output": output}
+    if "reasoning_effort" in r:
+        r["reasoning"] = {"effort": r.pop("reasoning_effort")}
     if "max_response_output_tokens" in r:
         r["max_output_tokens"] = r.pop("max_response_output_tokens")
     for key in ("output", "input", "input_items", "append_input_items"):
@@ -207,7 +218,9 @@ def response_from_ga(response: JSON) -> JSON:
     for key in ("output", "input"):
         if key in r:
             r[key] = _items(r[key], _PART_FROM_GA)
-    r.pop("reasoning", None)
+    reasoning = r.pop("reasoning", None)
+    if isinstance(reasoning, dict) and "effort" in reasoning:
+        r["reasoning_effort"] = reasoning["effort"]
     return r
 
 
@@ -264,8 +277,14 @@ GA_SERVER_TYPES = frozenset(
 """Classic server events that exist in the GA dialect; the Azure-only ones have no GA form."""
 
 
-def server_event_to_ga(event: JSON) -> list[JSON]:
-    """One classic server event as the GA events that carry it (none for Azure-only events)."""
+def server_event_to_ga(event: JSON, open_items: set[str] | None = None) -> list[JSON]:
+    """One classic server event as the GA events that carry it (none for Azure-only events).
+
+    GA announces a conversation item with ``conversation.item.added`` and again with
+    ``conversation.item.done`` once it is complete. ``open_items`` (one set per connection)
+    remembers the items added while still in progress, so that ``response.output_item.done``
+    closes exactly those; without it every finished output item is taken to be in the conversation.
+    """
     kind = event["type"]
     if kind not in GA_SERVER_TYPES:
         return []
@@ -280,11 +299,21 @@ def server_event_to_ga(event: JSON) -> list[JSON]:
     if kind == "conversation.item.created":
         added = {**e, "type": "conversation.item.added"}
         if e["item"].get("status") in ("completed", "incomplete", None):
-            return [added, {**copy.deepcopy(added), "type": "conversation.item.done"}]
+            done = {**copy.deepcopy(added), "type": "conversation.item.done", "event_id": e["event_id"] + "_done"}
+            return [added, done]
+        if open_items is not None:
+            open_items.add(e["item"].get("id"))
         return [added]
     if kind == "response.output_item.done":
-        done = {"type": "conversation.item.done", "event_id": e["event_id"] + "_item", "item": e["item"]}
+        item_id = e["item"].get("id")
+        if open_items is not None:
+            if item_id not in open_items:
+                return [e]
+            open_items.discard(item_id)
+        done = {"type": "conversation.item.done", "event_id": e["event_id"] + "_done", "item": e["item"]}
         return [e, done]
+    if kind == "response.mcp_call_arguments.done":
+        e.setdefault("arguments", "")
     return [e]
 
 
@@ -306,21 +335,36 @@ def server_event_from_ga(event: JSON) -> JSON | None:
     return e
 
 
+GA_SESSION_FIELDS = frozenset(
+    {"type", "output_modalities", "instructions", "audio", "tools", "tool_choice", "max_output_tokens", "include",
+     "tracing", "truncation", "prompt", "model", "parallel_tool_calls", "reasoning"}
+)  # fmt: skip
+GA_RESPONSE_FIELDS = frozenset(
+    {"output_modalities", "instructions", "audio", "tools", "tool_choice", "max_output_tokens", "metadata",
+     "conversation", "input", "parallel_tool_calls", "prompt", "reasoning"}
+)  # fmt: skip
+
+
 def client_event_to_ga(event: JSON) -> JSON | None:
-    """One classic client event in the GA shape; ``None`` for Azure-only events."""
+    """One classic client event in the GA shape; ``None`` for Azure-only events.
+
+    Settings that GA does not define (temperature, avatar, animation, …) are left out: an OpenAI
+    service would refuse them.
+    """
     e = copy.deepcopy(event)
     kind = e["type"]
     if kind.startswith(("input_audio.", "input_text.", "session.avatar.")) or kind == "transcription_session.update":
         return None
     if kind == "session.update":
-        e["session"] = session_to_ga(e["session"])
+        session = session_to_ga(e["session"])
+        e["session"] = {k: v for k, v in session.items() if k in GA_SESSION_FIELDS}
     elif kind == "response.create":
         response = e.get("response") or {}
         if "additional_instructions" in e:
             extra = e.pop("additional_instructions")
             response["instructions"] = f"{response.get('instructions', '')}\n\n{extra}".strip()
         if response:
-            e["response"] = response_to_ga(response)
+            e["response"] = {k: v for k, v in response_to_ga(response).items() if k in GA_RESPONSE_FIELDS}
     elif kind == "conversation.item.create":
         _item_parts(e.get("item"), _PART_TO_GA)
     return e
@@ -331,6 +375,8 @@ def client_event_from_ga(event: JSON) -> JSON:
     e = copy.deepcopy(event)
     kind = e.get("type")
     if kind == "session.update" and isinstance(e.get("session"), dict):
+        if e["session"].get("type") == "transcription":
+            return {**e, "type": "transcription_session.update"}
         e["session"] = session_from_ga(e["session"])
     elif kind == "response.create" and isinstance(e.get("response"), dict):
         e["response"] = response_from_ga(e["response"])
@@ -353,10 +399,11 @@ class Dialect:
         obj = load_json_object(text)
         return parse_client_event(client_event_from_ga(obj) if self.ga else obj)
 
-    def encode_server_event(self, event: ServerEvent) -> list[str]:
+    def encode_server_event(self, event: ServerEvent, open_items: set[str] | None = None) -> list[str]:
+        """The wire frames of one server event (``open_items``: see ``server_event_to_ga``)."""
         if not self.ga:
             return [event.to_json()]
-        return [json.dumps(e, separators=(",", ":")) for e in server_event_to_ga(event.to_dict())]
+        return [json.dumps(e, separators=(",", ":")) for e in server_event_to_ga(event.to_dict(), open_items)]
 
     def encode_client_event(self, event: ClientEvent) -> str | None:
         if not self.ga:

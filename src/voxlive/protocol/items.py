@@ -162,6 +162,13 @@ class FileSearchCallItem(_Item):
     results: list[FileSearchResult] | None = None
 
 
+class ItemReference(WireModel):
+    """A conversation item named by id, in the input of a ``response.create``."""
+
+    type: Literal["item_reference"] = "item_reference"
+    id: str
+
+
 Item = Annotated[
     MessageItem
     | FunctionCallItem
@@ -172,6 +179,7 @@ Item = Annotated[
     | MCPApprovalResponseItem
     | FoundryAgentCallItem
     | WebSearchCallItem
-    | FileSearchCallItem,
+    | FileSearchCallItem
+    | ItemReference,
     Field(discriminator="type"),
 ]

@@ -102,7 +102,8 @@ class ResponseCreateParams(WireModel):
     input_items: list[Item] | None = None
     input: list[Item] | None = None
     """OpenAI's name for ``input_items``."""
-    conversation: Literal["auto", "none"] | None = None
+    conversation: str | None = None
+    """``auto`` (the session's conversation; a conversation id means the same), or ``none`` (out of band)."""
     modalities: list[Modality] | None = None
     instructions: str | None = None
     voice: Voice | None = None

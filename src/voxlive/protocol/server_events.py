@@ -116,6 +116,8 @@ class ServerEventConversationItemInputAudioTranscriptionCompleted(ServerEvent):
     transcript: str
     logprobs: list[LogProbProperties] | None = None
     phrases: list[TranscriptionPhrase] | None = None
+    usage: dict[str, Any] | None = None
+    """OpenAI's transcription usage: ``{"type": "duration", "seconds": …}`` or token counts."""
 
 
 class ServerEventConversationItemInputAudioTranscriptionDelta(ServerEvent):

@@ -185,7 +185,7 @@ class AudioEchoCancellation(WireModel):
 
 
 class AudioInputTranscriptionOptions(WireModel):
-    model: str
+    model: str | None = None
     """``whisper-1``, ``gpt-4o-transcribe``, ``gpt-4o-mini-transcribe``, ``azure-speech``, … or a local model."""
     language: str | None = None
     prompt: str | None = None

@@ -25,6 +25,7 @@ from ..protocol import (
     FunctionTool,
     InputTextContentPart,
     Item,
+    ItemReference,
     MessageItem,
     ProtocolError,
     RequestSession,
@@ -153,6 +154,12 @@ class RealtimeSession:
 
     async def _item_create(self, event: ClientEventConversationItemCreate) -> None:
         item = event.item.model_copy(deep=True)
+        if isinstance(item, ItemReference):
+            raise ProtocolError(
+                "An item_reference names an existing item; it can only be used in a response's input.",
+                code="invalid_value",
+                param="item.type",
+            )
         if isinstance(item, FunctionCallOutputItem) and not self.conversation.has_call(item.call_id):
             raise ProtocolError(
                 f"No function call with call_id '{item.call_id}' is in the conversation.",
@@ -322,7 +329,11 @@ class RealtimeSession:
         """What the model sees: the conversation, or the request's own input items."""
         replacement = params.input_items if params.input_items is not None else params.input
         items = list(replacement) if replacement is not None else list(self.conversation)
-        return items + list(params.append_input_items or [])
+        items += params.append_input_items or []
+        return [
+            self.conversation.get(item.id, param="response.input") if isinstance(item, ItemReference) else item
+            for item in items
+        ]
 
 
 def check_modalities(modalities: list[str] | None, param: str) -> None:

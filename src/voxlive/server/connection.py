@@ -59,9 +59,10 @@ async def serve_connection(websocket: WebSocket, engine: Engine, dialect: Dialec
 
 
 async def _write(websocket: WebSocket, dialect: Dialect, outbox: asyncio.Queue[ServerEvent | None]) -> None:
+    open_items: set[str] = set()
     while (event := await outbox.get()) is not None:
         try:
-            for text in dialect.encode_server_event(event):
+            for text in dialect.encode_server_event(event, open_items):
                 await websocket.send_text(text)
         except (WebSocketDisconnect, RuntimeError, OSError):
             return  # the client is gone; the reader ends the session
