@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from ..protocol import (
     FunctionCallItem,
     FunctionCallOutputItem,
@@ -19,7 +21,7 @@ class Conversation:
         self.max_items = max_items
         self._items: list[Item] = []
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Item]:
         return iter(list(self._items))
 
     def __len__(self) -> int:
