@@ -37,6 +37,27 @@ class LLMSettings(_Section):
     """The model name sent to an OpenAI-compatible service."""
 
 
+class STTSettings(_Section):
+    provider: Literal["local", "openai"] = "local"
+    model: str = "tiny.en"
+    """Local: ``tiny.en`` (bundled, English), ``base`` (bundled, multilingual) or a CTranslate2 model directory;
+    openai: the service's model name (``whisper-1``)."""
+    base_url: str | None = None
+    api_key: str | None = None
+
+
+class TTSSettings(_Section):
+    provider: Literal["local", "openai"] = "local"
+    voices: dict[str, str] = Field(default_factory=dict)
+    """Voices by name: for ``local``, Piper model files (``amy = "/voices/en_US-amy-medium.onnx"``);
+    for ``openai``, the service's voice names (``alloy = "alloy"``)."""
+    aliases: dict[str, str] | None = None
+    """Other names for voices; by default OpenAI's voice names stand for the bundled voice."""
+    base_url: str | None = None
+    api_key: str | None = None
+    model: str = "tts-1"
+
+
 class SessionDefaults(_Section):
     model: str = "voxlive-local"
     instructions: str = (
@@ -50,6 +71,8 @@ class SessionDefaults(_Section):
 class Settings(_Section):
     server: ServerSettings = Field(default_factory=ServerSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    stt: STTSettings = Field(default_factory=STTSettings)
+    tts: TTSSettings = Field(default_factory=TTSSettings)
     session: SessionDefaults = Field(default_factory=SessionDefaults)
 
     @classmethod

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import numpy as np
+
 from ..protocol import (
     FunctionCallItem,
     FunctionCallOutputItem,
@@ -12,6 +14,7 @@ from ..protocol import (
     ProtocolError,
 )
 from ..speech.llm import Message
+from .speaker import SpokenAudio
 
 
 class Conversation:
@@ -20,6 +23,10 @@ class Conversation:
     def __init__(self, max_items: int = 2000) -> None:
         self.max_items = max_items
         self._items: list[Item] = []
+        self.spoken: dict[str, SpokenAudio] = {}
+        """The audio of assistant messages, by item id: what was said and when (for truncation)."""
+        self.user_audio: dict[str, np.ndarray] = {}
+        """The audio of committed user turns, by item id (16 kHz int16)."""
 
     def __iter__(self) -> Iterator[Item]:
         return iter(list(self._items))
@@ -57,6 +64,8 @@ class Conversation:
 
     def delete(self, item_id: str) -> None:
         self._items.remove(self.get(item_id))
+        self.spoken.pop(item_id, None)
+        self.user_audio.pop(item_id, None)
 
     def has_call(self, call_id: str) -> bool:
         return any(isinstance(item, FunctionCallItem) and item.call_id == call_id for item in self._items)

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
+import numpy as np
+
 from ..config import Settings
-from ..protocol import ResponseSession, ServerVad, new_id
+from ..protocol import AudioInputTranscriptionOptions, ResponseSession, ServerVad, new_id
+from ..speech.assets import WHISPER_MODELS
 from ..speech.llm import LLM
+from ..speech.stt import STT
+from ..speech.tts import TTS
+from ..speech.vad import SileroVAD
 from .session import RealtimeSession, Send
 
 
@@ -22,18 +28,81 @@ def build_llm(settings: Settings) -> LLM:
     return LlamaCppLLM(llm.model_path, n_ctx=llm.context_tokens)
 
 
+def build_stt(settings: Settings) -> STT:
+    """The STT the settings ask for."""
+    stt = settings.stt
+    if stt.provider == "openai":
+        from ..speech.stt import OpenAICompatibleSTT
+
+        return OpenAICompatibleSTT(base_url=stt.base_url, api_key=stt.api_key, model=stt.model)
+    from ..speech.stt import WhisperSTT
+
+    return WhisperSTT(stt.model)
+
+
+def build_tts(settings: Settings) -> TTS:
+    """The TTS the settings ask for."""
+    tts = settings.tts
+    if tts.provider == "openai":
+        from ..speech.tts import OpenAICompatibleTTS
+
+        voices = tts.voices or {"alloy": "alloy"}
+        return OpenAICompatibleTTS(base_url=tts.base_url, api_key=tts.api_key, model=tts.model, voices=voices)
+    from ..speech.tts import PiperTTS
+
+    return PiperTTS(tts.voices, tts.aliases)
+
+
 class Engine:
     """Loads the stages once; every session of the process shares them."""
 
-    def __init__(self, settings: Settings, llm: LLM | None = None) -> None:
+    def __init__(
+        self, settings: Settings, llm: LLM | None = None, stt: STT | None = None, tts: TTS | None = None
+    ) -> None:
         self.settings = settings
         self.llm = llm or build_llm(settings)
+        self.stt = stt or build_stt(settings)
+        self.tts = tts or build_tts(settings)
+        self.vad: SileroVAD | None = None
+        self._local_stt: dict[str, STT] = {}
         self.ready = asyncio.Event()
         self.sessions: dict[str, RealtimeSession] = {}
 
     async def load(self) -> None:
-        await self.llm.load()
+        self.vad = await asyncio.to_thread(SileroVAD)
+        await asyncio.gather(self.llm.load(), self.stt.load(), self.tts.load())
+        await self.warm_up()
         self.ready.set()
+
+    async def warm_up(self) -> None:
+        """Run each stage once, so the first user does not pay for first-run costs; prefill the LLM's
+        cache with the default instructions."""
+        from ..speech.llm import LLMRequest
+
+        await self.tts.synthesize("Hello.", self.settings.session.voice)
+        await self.stt.transcribe(np.zeros(16_000, np.float32))
+        request = LLMRequest(
+            [{"role": "system", "content": self.settings.session.instructions}, {"role": "user", "content": "Hi"}],
+            max_tokens=1,
+        )
+        async for _ in self.llm.stream(request):
+            pass
+
+    def stt_for(self, options: AudioInputTranscriptionOptions | None) -> STT:
+        """The STT for a session's transcription settings: a named bundled model, the multilingual one
+        for a language other than English, or the configured STT."""
+        if self.settings.stt.provider != "local" or options is None:
+            return self.stt
+        name = options.model if options.model in WHISPER_MODELS else None
+        if name is None and options.language and not options.language.lower().startswith("en"):
+            name = "base"
+        if name is None or name == self.settings.stt.model:
+            return self.stt
+        if name not in self._local_stt:
+            from ..speech.stt import WhisperSTT
+
+            self._local_stt[name] = WhisperSTT(name)
+        return self._local_stt[name]
 
     def default_session(self, model: str | None) -> ResponseSession:
         defaults = self.settings.session
@@ -57,7 +126,16 @@ class Engine:
         )
 
     def create_session(self, send: Send, model: str | None = None) -> RealtimeSession:
-        session = RealtimeSession(self.default_session(model), self.llm, send, max_items=self.settings.server.max_items)
+        assert self.vad is not None, "the models are still loading"
+        session = RealtimeSession(
+            self.default_session(model),
+            llm=self.llm,
+            tts=self.tts,
+            stt=self.stt_for,
+            vad=self.vad,
+            send=send,
+            max_items=self.settings.server.max_items,
+        )
         self.sessions[session.id] = session
         return session
 

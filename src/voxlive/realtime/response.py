@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
+
 from ..protocol import (
+    AudioContentPart,
     FunctionCallItem,
     InputTokenDetails,
     Item,
@@ -40,13 +44,16 @@ from ..speech.llm import (
     Finished,
     LLMEvent,
     LLMRequest,
+    Message,
     TextDelta,
     ToolCallDelta,
     ToolCallDone,
     ToolCallStarted,
     Usage,
 )
+from ..speech.tts import TTS
 from .conversation import Conversation
+from .speaker import Speaker, SpeakOptions
 
 log = logging.getLogger(__name__)
 
@@ -62,17 +69,30 @@ class ResponsePlan:
     add_to_conversation: bool = True
     fixed_text: str | None = None
     """Say this instead of asking the LLM (``pre_generated_assistant_message``)."""
+    speak: SpeakOptions | None = None
+    """How to speak the answer; ``None`` answers in text only."""
+    prepare: Callable[[], Awaitable[list[Message]]] | None = None
+    """The messages of the request, once they can be known (audio items are transcribed first)."""
 
 
 class ResponseRunner:
     """Streams one response. ``cancel`` stops the LLM at once and closes the response as cancelled."""
 
     def __init__(
-        self, plan: ResponsePlan, llm: LLM, conversation: Conversation, send: Callable[[ServerEvent], None]
+        self,
+        plan: ResponsePlan,
+        llm: LLM,
+        conversation: Conversation,
+        send: Callable[[ServerEvent], None],
+        tts: TTS | None = None,
+        on_audio: Callable[[str, np.ndarray], None] | None = None,
     ) -> None:
         self.plan = plan
         self.response = plan.response
         self.llm = llm
+        self.tts = tts
+        self.on_audio = on_audio
+        self._speaker: Speaker | None = None
         self.conversation = conversation
         self.send = send
         self.cancel_reason: CancelReason | None = None
@@ -102,7 +122,7 @@ class ResponseRunner:
                 if isinstance(event, TextDelta):
                     self._text(event.text)
                 elif isinstance(event, ToolCallStarted):
-                    self._close_message("completed")
+                    await self._close_message("completed")
                     self._start_call(event)
                 elif isinstance(event, ToolCallDelta):
                     self._call_delta(event)
@@ -112,24 +132,30 @@ class ResponseRunner:
                     self._usage = event
                 elif isinstance(event, Finished):
                     finish = event.reason
+            await self._close_message("incomplete" if finish == "length" else "completed")
         except asyncio.CancelledError:
             if self.cancel_reason is None:
+                if self._speaker is not None:
+                    await self._speaker.cancel()
                 raise  # the session is closing: nobody is listening
-            self._finish("cancelled", ResponseCancelledDetails(reason=self.cancel_reason))
+            await self._finish("cancelled", ResponseCancelledDetails(reason=self.cancel_reason))
             return
         except Exception as exc:
             log.exception("response %s failed", self.id)
-            error = ResponseFailedError(type="server_error", code="llm_error", message=str(exc))
-            self._finish("failed", ResponseFailedDetails(error=error))
+            error = ResponseFailedError(type="server_error", code="generation_error", message=str(exc))
+            await self._finish("failed", ResponseFailedDetails(error=error))
             return
         if finish == "length":
-            self._finish("incomplete", ResponseIncompleteDetails(reason="max_output_tokens"))
+            await self._finish("incomplete", ResponseIncompleteDetails(reason="max_output_tokens"))
         else:
-            self._finish("completed", None)
+            await self._finish("completed", None)
 
     async def _llm_events(self) -> AsyncIterator[LLMEvent]:
         if self.plan.fixed_text is None:
-            async for event in self.llm.stream(self.plan.request):
+            request = self.plan.request
+            if self.plan.prepare is not None:
+                request = dataclasses.replace(request, messages=await self.plan.prepare())
+            async for event in self.llm.stream(request):
                 yield event
         elif self.plan.fixed_text:
             yield TextDelta(self.plan.fixed_text)
@@ -164,8 +190,18 @@ class ResponseRunner:
             )
             self._message = message
             self._add_item(message)
-            message.content.append(TextContentPart(text=""))
-            self.send(ServerEventResponseContentPartAdded(**self._where(message), part=TextContentPart(text="")))
+            speak = self.plan.speak
+            part: TextContentPart | AudioContentPart = (
+                AudioContentPart(transcript="") if speak else TextContentPart(text="")
+            )
+            message.content.append(part)
+            self.send(ServerEventResponseContentPartAdded(**self._where(message), part=part.model_copy()))
+            if speak is not None:
+                assert self.tts is not None
+                self._speaker = Speaker(self.tts, speak, self._where(message), self.send, self.on_audio)
+        if self._speaker is not None:
+            self._speaker.feed(delta)
+            return
         part = message.content[0]
         assert isinstance(part, TextContentPart)
         part.text += delta
@@ -180,13 +216,22 @@ class ResponseRunner:
             "content_index": 0,
         }
 
-    def _close_message(self, status: Literal["completed", "incomplete"]) -> None:
-        message, self._message = self._message, None
+    async def _close_message(self, status: Literal["completed", "incomplete"], stop: bool = False) -> None:
+        """Close the assistant message: speak the rest of it, or with ``stop`` cut the speech short."""
+        message, speaker = self._message, self._speaker
         if message is None:
             return
         part = message.content[0]
-        assert isinstance(part, TextContentPart)
-        self.send(ServerEventResponseTextDone(**self._where(message), text=part.text))
+        if speaker is not None:
+            spoken = await (speaker.cancel() if stop else speaker.finish())
+            assert isinstance(part, AudioContentPart) and message.id is not None
+            part.transcript = spoken.transcript
+            if self.plan.add_to_conversation:
+                self.conversation.spoken[message.id] = spoken
+        else:
+            assert isinstance(part, TextContentPart)
+            self.send(ServerEventResponseTextDone(**self._where(message), text=part.text))
+        self._message = self._speaker = None
         self.send(ServerEventResponseContentPartDone(**self._where(message), part=part.model_copy()))
         message.status = status
         self._item_done(message)
@@ -234,8 +279,9 @@ class ResponseRunner:
 
     # -- the end ---------------------------------------------------------------------------------
 
-    def _finish(self, status: Literal["completed", "cancelled", "failed", "incomplete"], details: Any) -> None:
-        self._close_message("completed" if status == "completed" else "incomplete")
+    async def _finish(self, status: Literal["completed", "cancelled", "failed", "incomplete"], details: Any) -> None:
+        stop = status in ("cancelled", "failed")
+        await self._close_message("completed" if status == "completed" else "incomplete", stop)
         for item in list(self._calls.values()):
             item.status = "incomplete"
             self._item_done(item)

@@ -3,26 +3,38 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+from pydantic import ValidationError
+
 from ..protocol import (
+    AudioContentPart,
+    AudioInputTranscriptionOptions,
     ClientEvent,
     ClientEventConversationItemCreate,
     ClientEventConversationItemDelete,
     ClientEventConversationItemRetrieve,
     ClientEventConversationItemTruncate,
+    ClientEventInputAudioTurnCancel,
+    ClientEventInputAudioTurnStart,
     ClientEventInputTextDelta,
     ClientEventInputTextDone,
     ClientEventResponseCancel,
     ClientEventResponseCreate,
     ClientEventSessionAvatarConnect,
     ClientEventSessionUpdate,
+    ClientEventTranscriptionSessionUpdate,
     ErrorDetails,
     FunctionCallOutputItem,
     FunctionTool,
+    InputAudioContentPart,
     InputTextContentPart,
     Item,
     ItemReference,
@@ -38,16 +50,28 @@ from ..protocol import (
     ServerEventConversationItemRetrieved,
     ServerEventConversationItemTruncated,
     ServerEventError,
+    ServerEventOutputAudioBufferCleared,
     ServerEventSessionCreated,
     ServerEventSessionUpdated,
     ServerEventWarning,
     ToolChoiceFunctionSelection,
+    Voice,
     WarningDetails,
     new_id,
+    validation_error,
+    voice_name,
 )
-from ..speech.llm import LLM, LLMRequest
+from ..speech.audio import OUTPUT_RATES, STAGE_RATE, duration_ms, encode
+from ..speech.echo import EchoCanceller
+from ..speech.llm import LLM, LLMRequest, Message
+from ..speech.noise import NoiseSuppressor
+from ..speech.stt import STT
+from ..speech.tts import DEFAULT_VOICE, TTS
+from ..speech.vad import SileroVAD
 from .conversation import Conversation, chat_messages
+from .listener import Listener
 from .response import ResponsePlan, ResponseRunner
+from .speaker import SpeakOptions
 
 log = logging.getLogger(__name__)
 
@@ -62,12 +86,38 @@ class RealtimeSession:
     ``ProtocolError`` inside a handler and become an ``error`` event; the session goes on.
     """
 
-    def __init__(self, session: ResponseSession, llm: LLM, send: Send, *, max_items: int = 2000) -> None:
+    def __init__(
+        self,
+        session: ResponseSession,
+        *,
+        llm: LLM,
+        tts: TTS,
+        stt: Callable[[AudioInputTranscriptionOptions | None], STT],
+        vad: SileroVAD,
+        send: Send,
+        max_items: int = 2000,
+        max_buffer_seconds: float = 600.0,
+    ) -> None:
         self.session = session
         self.llm = llm
+        self.tts = tts
         self.send = send
         self.conversation = Conversation(max_items)
         self.response: ResponseRunner | None = None
+        self.listener = Listener(
+            vad=vad,
+            stt=stt,
+            conversation=self.conversation,
+            send=send,
+            respond=self._respond_to_turn,
+            interrupt=self._barge_in,
+            max_buffer_seconds=max_buffer_seconds,
+        )
+        self.echo: EchoCanceller | None = None
+        self.noise: NoiseSuppressor | None = None
+        self.playback: Playback | None = None
+        """The assistant audio the client is playing, as far as the server can tell."""
+        self.transcription_only = False
         self._handlers: dict[str, Callable[[Any], Awaitable[None]]] = {
             "session.update": self._session_update,
             "conversation.item.create": self._item_create,
@@ -79,8 +129,19 @@ class RealtimeSession:
             "input_text.delta": self._input_text_delta,
             "input_text.done": self._input_text_done,
             "session.avatar.connect": self._avatar_connect,
+            "input_audio_buffer.append": lambda e: self.listener.append(e.audio),
+            "input_audio_buffer.commit": lambda e: self.listener.commit(),
+            "input_audio_buffer.clear": self._clear_input,
+            "input_audio.clear": self._clear_input,
+            "input_audio.turn.start": self._turn_start,
+            "input_audio.turn.append": lambda e: self.listener.append(e.audio, e.turn_id),
+            "input_audio.turn.end": lambda e: self.listener.turn_end(e.turn_id),
+            "input_audio.turn.cancel": self._turn_cancel,
+            "output_audio_buffer.clear": self._output_clear,
+            "transcription_session.update": self._transcription_session_update,
         }
         self._input_text: dict[str, list[str]] = {}
+        self.listener.configure(session)
 
     @property
     def id(self) -> str:
@@ -117,7 +178,8 @@ class RealtimeSession:
         )
 
     async def close(self) -> None:
-        """Stop any response at once; nothing is sent after this."""
+        """Stop any response and transcription at once; nothing is sent after this."""
+        await self.listener.close()
         if self.response is not None and self.response.task is not None:
             self.response.task.cancel()
             with contextlib.suppress(BaseException):  # its end is of no interest once the session is gone
@@ -136,6 +198,7 @@ class RealtimeSession:
             )
         check_modalities(update.modalities, "session.modalities")
         check_tools(update, "session")
+        self.check_voice(update.voice, "session.voice")
         changes = {name: getattr(update, name) for name in update.model_fields_set & RequestSession.model_fields.keys()}
         if update.model_extra:
             names = ", ".join(sorted(update.model_extra))
@@ -148,7 +211,15 @@ class RealtimeSession:
             )
         self.session = self.session.model_copy(update=changes, deep=True)
         self.session.__pydantic_fields_set__.update(changes)
+        await self._configure_input()
         self.send(ServerEventSessionUpdated(session=self.session.model_copy(deep=True)))
+
+    def check_voice(self, voice: Voice | None, param: str) -> None:
+        if voice is not None and voice_name(voice) not in self.tts.voice_names():
+            known = ", ".join(self.tts.voice_names())
+            raise ProtocolError(
+                f"Unknown voice '{voice_name(voice)}'. Available voices: {known}.", code="invalid_value", param=param
+            )
 
     # -- conversation items ----------------------------------------------------------------------
 
@@ -174,8 +245,15 @@ class RealtimeSession:
         self.send(ServerEventConversationItemCreated(previous_item_id=previous, item=item.model_copy(deep=True)))
 
     async def _item_retrieve(self, event: ClientEventConversationItemRetrieve) -> None:
-        item = self.conversation.get(event.item_id)
-        self.send(ServerEventConversationItemRetrieved(item=item.model_copy(deep=True)))
+        item = self.conversation.get(event.item_id).model_copy(deep=True)
+        spoken = self.conversation.spoken.get(event.item_id)
+        if isinstance(item, MessageItem):
+            for part in item.content:
+                if isinstance(part, AudioContentPart) and spoken is not None:
+                    part.audio = base64.b64encode(spoken.audio).decode()
+                elif isinstance(part, InputAudioContentPart) and part.audio is None:
+                    part.audio = self.listener.stored_audio(event.item_id)
+        self.send(ServerEventConversationItemRetrieved(item=item))
 
     async def _item_delete(self, event: ClientEventConversationItemDelete) -> None:
         self.conversation.delete(event.item_id)
@@ -199,9 +277,26 @@ class RealtimeSession:
         )
 
     def truncate_audio(self, item: MessageItem, content_index: int, audio_end_ms: int) -> None:
-        """Cut an assistant audio part at ``audio_end_ms``: what was not heard leaves the context."""
+        """Cut an assistant audio part at ``audio_end_ms``: the transcript keeps the words that were heard."""
+        assert item.id is not None
+        spoken = self.conversation.spoken.get(item.id)
+        if spoken is None:
+            raise ProtocolError(f"Item '{item.id}' has no audio to truncate.", code="invalid_value", param="item_id")
+        if audio_end_ms > spoken.duration_ms:
+            raise ProtocolError(
+                f"audio_end_ms {audio_end_ms} is beyond the item's audio of {spoken.duration_ms} ms.",
+                code="invalid_value",
+                param="audio_end_ms",
+            )
+        heard = [w for w in spoken.words if w.start_ms + w.duration_ms / 2 <= audio_end_ms]
+        spoken.transcript = spoken.transcript[: heard[-1].char_end] if heard else ""
+        spoken.words = heard
+        fmt = self.session.output_audio_format or "pcm16"
+        spoken.audio = spoken.audio[: len(encode(np.zeros(OUTPUT_RATES[fmt] * audio_end_ms // 1000, np.int16), fmt))]
+        spoken.duration_ms = audio_end_ms
         part = item.content[content_index]
-        part.transcript = ""  # type: ignore[union-attr]
+        assert isinstance(part, AudioContentPart)
+        part.transcript = spoken.transcript
 
     async def _input_text_delta(self, event: ClientEventInputTextDelta) -> None:
         """Text streamed into a user message that ``input_text.done`` then adds to the conversation."""
@@ -235,6 +330,122 @@ class RealtimeSession:
             param="client_sdp",
         )
 
+    # -- input audio -----------------------------------------------------------------------------
+
+    async def _configure_input(self) -> None:
+        """Set up the input stages the session asks for: echo cancellation, noise suppression, turns."""
+        session = self.session
+        if session.input_audio_echo_cancellation is None:
+            self.echo = None
+        elif self.echo is None:
+            self.echo = EchoCanceller()
+        noise = session.input_audio_noise_reduction
+        if noise is None:
+            self.noise = None
+        elif self.noise is None or self.noise.kind != noise.type:
+            self.noise = await asyncio.to_thread(NoiseSuppressor, noise.type)  # loads a model: not on the loop
+        self.listener.cleanup = self._clean if self.echo is not None or self.noise is not None else None
+        self.listener.configure(session)
+
+    def _clean(self, samples: np.ndarray, now: float) -> np.ndarray:
+        if self.echo is not None:
+            samples = self.echo.process(samples, now)
+        if self.noise is not None:
+            samples = self.noise.process(samples)
+        return samples
+
+    async def _clear_input(self, event: ClientEvent) -> None:
+        self.listener.clear()
+
+    async def _turn_start(self, event: ClientEventInputAudioTurnStart) -> None:
+        self.listener.turn_start(event.turn_id)
+
+    async def _turn_cancel(self, event: ClientEventInputAudioTurnCancel) -> None:
+        self.listener.turn_cancel(event.turn_id)
+
+    async def _output_clear(self, event: ClientEvent) -> None:
+        """The client stopped playing the assistant's audio."""
+        self.playback = None
+        if self.echo is not None:
+            self.echo.clear_playback()
+        self.send(ServerEventOutputAudioBufferCleared(response_id=self.response.id if self.response else None))
+
+    async def _transcription_session_update(self, event: ClientEventTranscriptionSessionUpdate) -> None:
+        """A session that only transcribes: the input settings apply, and turns are never answered."""
+        fields = {k: v for k, v in event.session.items() if k in TRANSCRIPTION_FIELDS}
+        try:
+            update = RequestSession.model_validate(fields)
+        except ValidationError as exc:
+            raise validation_error(exc, {"session": fields}, event.event_id) from None
+        self.transcription_only = True
+        await self._session_update(ClientEventSessionUpdate(session=update, event_id=event.event_id))
+
+    def _on_audio_sent(self, item_id: str, samples: np.ndarray) -> None:
+        """Assistant audio went out: the client plays it after what it is already playing."""
+        now = time.monotonic()
+        playback = self.playback
+        if playback is None or playback.item_id != item_id:
+            start = max(now, playback.end) if playback is not None else now
+            playback = self.playback = Playback(item_id, start)
+        playback.duration_ms += duration_ms(len(samples), STAGE_RATE)
+        if self.echo is not None:
+            self.echo.play(samples, now)
+
+    def _barge_in(self) -> None:
+        """The user started speaking: stop answering, and cut the answer to what was heard."""
+        now = time.monotonic()
+        if self.response is not None:
+            self.response.cancel("turn_detected")
+        if self.echo is not None:
+            self.echo.clear_playback()
+        playback, self.playback = self.playback, None
+        detection = self.session.turn_detection
+        if playback is None or now >= playback.end or not getattr(detection, "auto_truncate", False):
+            return
+        played_ms = int((now - playback.start) * 1000)
+        task = asyncio.ensure_future(self._truncate_after(playback.item_id, played_ms, self.response))
+        task.add_done_callback(_log_failure)
+
+    async def _truncate_after(self, item_id: str, played_ms: int, runner: ResponseRunner | None) -> None:
+        if runner is not None and runner.task is not None:
+            await asyncio.wait([runner.task])
+        spoken = self.conversation.spoken.get(item_id)
+        if spoken is None:
+            return
+        item = self.conversation.get(item_id)
+        assert isinstance(item, MessageItem)
+        end = min(played_ms, spoken.duration_ms)
+        self.truncate_audio(item, 0, end)
+        self.send(ServerEventConversationItemTruncated(item_id=item_id, content_index=0, audio_end_ms=end))
+
+    async def _respond_to_turn(self) -> None:
+        """Answer a turn that turn detection (or a client audio turn) ended."""
+        if self.transcription_only:
+            return
+        active = self.response
+        if active is not None and active.task is not None:
+            await asyncio.wait([active.task])
+            self._response_ended(active)
+        try:
+            await self._response_create(ClientEventResponseCreate())
+        except ProtocolError as exc:
+            self.error(exc)
+
+    async def _context_messages(self, items: list[Item], instructions: str) -> list[Message]:
+        """The chat messages of a response's context, once every audio item in it is transcribed."""
+        for item in items:
+            task = self.listener.transcripts.get(item.id or "")
+            if task is None or not isinstance(item, MessageItem):
+                continue
+            try:
+                transcript = await asyncio.shield(task)
+            except Exception:
+                continue
+            part = item.content[0]
+            if isinstance(part, InputAudioContentPart) and part.transcript is None:
+                part.transcript = transcript.text
+        return chat_messages(items, instructions)
+
     # -- responses -------------------------------------------------------------------------------
 
     async def _response_create(self, event: ClientEventResponseCreate) -> None:
@@ -251,7 +462,7 @@ class RealtimeSession:
                 code="conversation_already_has_active_response",
             )
         plan = self.plan_response(params, event.additional_instructions)
-        runner = ResponseRunner(plan, self.llm, self.conversation, self.send)
+        runner = ResponseRunner(plan, self.llm, self.conversation, self.send, self.tts, self._on_audio_sent)
         self.response = runner
         runner.start().add_done_callback(lambda _: self._response_ended(runner))
 
@@ -287,7 +498,7 @@ class RealtimeSession:
         items = self._context_items(params)
         function_tools = [t for t in tools if isinstance(t, FunctionTool)]
         request = LLMRequest(
-            messages=chat_messages(items, instructions),
+            messages=[],
             tools=[
                 {
                     "type": "function",
@@ -305,14 +516,26 @@ class RealtimeSession:
         )
         fixed = params.pre_generated_assistant_message
         conversation = params.conversation or "auto"
+        modalities = params.modalities or session.modalities or ["text", "audio"]
+        voice = params.voice or session.voice
+        self.check_voice(voice, "response.voice")
+        output_format = params.output_audio_format or session.output_audio_format or "pcm16"
+        animation = session.animation.outputs if session.animation else []
+        speak = SpeakOptions(
+            voice=voice_name(voice) if voice else DEFAULT_VOICE,
+            output_format=output_format,
+            timestamps="word" in (session.output_audio_timestamp_types or []),
+            visemes="viseme_id" in animation,
+            blendshapes="blendshapes" in animation,
+        )
         response = Response(
             id=new_id("resp"),
             status="in_progress",
             output=[],
             conversation_id=None if conversation == "none" else f"conv_{session.id}",
-            voice=params.voice or session.voice,
-            modalities=params.modalities or session.modalities,
-            output_audio_format=params.output_audio_format or session.output_audio_format,
+            voice=voice,
+            modalities=modalities,
+            output_audio_format=output_format,
             temperature=request.temperature,
             max_output_tokens=max_tokens,
             metadata=params.metadata,
@@ -323,6 +546,8 @@ class RealtimeSession:
             response=response,
             add_to_conversation=conversation != "none",
             fixed_text=None if fixed is None else "".join(getattr(p, "text", "") or "" for p in fixed.content),
+            speak=speak if "audio" in modalities else None,
+            prepare=lambda: self._context_messages(items, instructions),
         )
 
     def _context_items(self, params: ResponseCreateParams) -> list[Item]:
@@ -334,6 +559,30 @@ class RealtimeSession:
             self.conversation.get(item.id, param="response.input") if isinstance(item, ItemReference) else item
             for item in items
         ]
+
+
+TRANSCRIPTION_FIELDS = frozenset(
+    {"input_audio_format", "input_audio_sampling_rate", "input_audio_transcription", "turn_detection",
+     "input_audio_noise_reduction", "input_audio_echo_cancellation", "include"}
+)  # fmt: skip
+
+
+@dataclass
+class Playback:
+    """One assistant message's audio as the client plays it: from ``start`` (monotonic seconds) on."""
+
+    item_id: str
+    start: float
+    duration_ms: int = 0
+
+    @property
+    def end(self) -> float:
+        return self.start + self.duration_ms / 1000
+
+
+def _log_failure(task: asyncio.Future[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("session task failed: %s", task.exception())
 
 
 def check_modalities(modalities: list[str] | None, param: str) -> None:

@@ -1,4 +1,4 @@
-"""The ASGI application: realtime WebSocket endpoints, API keys, health."""
+"""The ASGI application: realtime WebSocket endpoints, OpenAI-compatible speech endpoints, API keys, health."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
@@ -18,16 +18,17 @@ from ..config import Settings
 from ..protocol.dialects import OPENAI_GA, VOICELIVE, Dialect
 from ..realtime.engine import Engine
 from .connection import serve_connection
+from .speech_api import api_error, speech, transcriptions
 
 log = logging.getLogger(__name__)
 
 
-def presented_key(websocket: WebSocket) -> str | None:
+def presented_key(connection: HTTPConnection) -> str | None:
     """The API key a client presents: ``api-key`` header or query, or ``Authorization: Bearer``."""
-    key = websocket.headers.get("api-key") or websocket.query_params.get("api-key")
+    key = connection.headers.get("api-key") or connection.query_params.get("api-key")
     if key:
         return key
-    authorization = websocket.headers.get("authorization") or websocket.query_params.get("authorization") or ""
+    authorization = connection.headers.get("authorization") or connection.query_params.get("authorization") or ""
     scheme, _, token = authorization.partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
@@ -60,6 +61,19 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     async def openai(websocket: WebSocket) -> None:
         await endpoint(websocket, OPENAI_GA)
 
+    def authorized(request: Request) -> bool:
+        return key_is_valid(presented_key(request), settings.server.api_keys)
+
+    async def audio_speech(request: Request) -> Response:
+        if not authorized(request):
+            return api_error("A valid API key is required.", 401, code="invalid_api_key")
+        return await speech(request, engine)
+
+    async def audio_transcriptions(request: Request) -> Response:
+        if not authorized(request):
+            return api_error("A valid API key is required.", 401, code="invalid_api_key")
+        return await transcriptions(request, engine)
+
     async def health(request: Request) -> Response:
         if engine.ready.is_set():
             return JSONResponse({"status": "ok", "sessions": len(engine.sessions)})
@@ -82,6 +96,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             WebSocketRoute("/voice-live/realtime", voicelive),
             WebSocketRoute("/v1/realtime", openai),
             Route("/health", health),
+            Route("/v1/audio/speech", audio_speech, methods=["POST"]),
+            Route("/v1/audio/transcriptions", audio_transcriptions, methods=["POST"]),
         ],
         lifespan=lifespan,
     )

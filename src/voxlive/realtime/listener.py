@@ -1,0 +1,412 @@
+"""``Listener``: the session's ears — input audio in; turns, committed items and transcripts out."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..protocol import (
+    AudioInputTranscriptionOptions,
+    ErrorDetails,
+    InputAudioContentPart,
+    LogProbProperties,
+    MessageItem,
+    ProtocolError,
+    ResponseSession,
+    SemanticVad,
+    ServerEvent,
+    ServerEventConversationItemCreated,
+    ServerEventConversationItemInputAudioTranscriptionCompleted,
+    ServerEventConversationItemInputAudioTranscriptionDelta,
+    ServerEventConversationItemInputAudioTranscriptionFailed,
+    ServerEventInputAudioBufferCleared,
+    ServerEventInputAudioBufferCommitted,
+    ServerEventInputAudioBufferSpeechStarted,
+    ServerEventInputAudioBufferSpeechStopped,
+    ServerVad,
+    new_id,
+)
+from ..speech import audio as pcm
+from ..speech.stt import STT, Transcript, word_logprobs
+from ..speech.vad import SileroVAD
+from .conversation import Conversation
+from .end_of_utterance import EndOfUtterance
+from .input_audio import InputAudioBuffer
+from .turn_detector import SilenceStarted, SpeechResumed, SpeechStarted, SpeechStopped, TurnDetector, ms_to_samples
+
+log = logging.getLogger(__name__)
+
+MIN_COMMIT_MS = 100
+PARTIAL_EVERY_MS = 700
+TRAILING_MS = 100
+"""Silence kept after the speech in the transcription made at a pause."""
+
+
+@dataclass
+class Turn:
+    """The user turn being heard: the id its item will have, and where it began."""
+
+    item_id: str
+    start: int
+    job: asyncio.Task[Transcript] | None = None
+    """The latest transcription of the turn so far, and the clock position its audio ends at."""
+    job_end: int = 0
+    speculative: asyncio.Task[Transcript] | None = None
+    """The transcription that covers all the speech before the current pause."""
+    partial_text: str = ""
+    said: str = ""
+
+
+class Listener:
+    """Decodes, cleans and buffers the user's audio, detects turns, commits them and transcribes them.
+
+    ``respond`` is called when a detected turn should be answered; ``interrupt`` when the user
+    starts speaking (barge-in). Transcription runs for every committed item (the LLM reads the
+    transcript); the transcription events are sent only when ``input_audio_transcription`` is on.
+    """
+
+    def __init__(
+        self,
+        *,
+        vad: SileroVAD,
+        stt: Callable[[AudioInputTranscriptionOptions | None], STT],
+        conversation: Conversation,
+        send: Callable[[ServerEvent], None],
+        respond: Callable[[], Awaitable[None]],
+        interrupt: Callable[[], None],
+        max_buffer_seconds: float = 600.0,
+    ) -> None:
+        self.vad = vad
+        self.stt_for = stt
+        self.conversation = conversation
+        self.send = send
+        self.respond = respond
+        self.interrupt = interrupt
+        self.buffer = InputAudioBuffer(max_buffer_seconds)
+        self.transcripts: dict[str, asyncio.Task[Transcript]] = {}
+        """Transcription of each committed audio item, by item id (the LLM waits for it)."""
+        self.session: ResponseSession | None = None
+        self.detector: TurnDetector | None = None
+        self.end_of_utterance: EndOfUtterance | None = None
+        self.turn: Turn | None = None
+        self.client_turn: str | None = None
+        self._resampler: pcm.StreamResampler | None = None
+        self._format: tuple[str, int] | None = None
+        self.cleanup: Callable[[np.ndarray, float], np.ndarray] | None = None
+        """Echo cancellation and noise suppression, when the session asks for them."""
+
+    # -- configuration ---------------------------------------------------------------------------
+
+    def configure(self, session: ResponseSession) -> None:
+        """Follow a new session configuration (called at start and on every update)."""
+        previous = self.session
+        self.session = session
+        fmt = (
+            session.input_audio_format or "pcm16",
+            pcm.input_rate(session.input_audio_format or "pcm16", session.input_audio_sampling_rate),
+        )
+        if fmt != self._format:
+            self._format = fmt
+            self._resampler = pcm.StreamResampler(fmt[1], pcm.STAGE_RATE)
+        detection = session.turn_detection
+        if previous is None or detection != previous.turn_detection:
+            self.turn = None
+            self.end_of_utterance = None
+            if detection is None:
+                self.detector = None
+            else:
+                threshold = getattr(detection, "threshold", 0.5)
+                self.detector = TurnDetector(
+                    self.vad.stream(),
+                    threshold=threshold,
+                    prefix_padding_ms=getattr(detection, "prefix_padding_ms", 300),
+                    silence_duration_ms=getattr(detection, "silence_duration_ms", 500),
+                    speech_duration_ms=getattr(detection, "speech_duration_ms", None),
+                )
+                self.detector.position = self.buffer.end
+                if not isinstance(detection, ServerVad):
+                    self.end_of_utterance = EndOfUtterance(detection)
+
+    @property
+    def transcription(self) -> AudioInputTranscriptionOptions | None:
+        return self.session.input_audio_transcription if self.session else None
+
+    # -- client events ---------------------------------------------------------------------------
+
+    async def append(self, data: str, turn_id: str | None = None) -> None:
+        """``input_audio_buffer.append`` / ``input_audio.turn.append``: decode, clean, buffer, detect."""
+        if turn_id is not None and turn_id != self.client_turn:
+            raise ProtocolError(f"No audio turn '{turn_id}' is open.", code="invalid_value", param="turn_id")
+        assert self._format is not None and self._resampler is not None
+        try:
+            samples = pcm.decode(pcm.decode_base64(data), self._format[0])
+        except pcm.AudioFormatError as exc:
+            raise ProtocolError(str(exc), code="invalid_audio", param="audio") from None
+        samples = self._resampler.process(samples)
+        if self.cleanup is not None:
+            samples = self.cleanup(samples, time.monotonic())
+        self.buffer.append(samples)
+        if self.detector is not None and turn_id is None:
+            for event in self.detector.process(samples):
+                await self._on_turn_event(event)
+            if self.turn is None:  # listening: keep only what a turn's prefix padding may need
+                self.buffer.drop_before(self.detector.position - self.detector.prefix)
+            else:
+                self._maybe_partial()
+
+    async def commit(self, event_id: str | None = None) -> None:
+        """``input_audio_buffer.commit``: the buffer becomes a user audio item."""
+        if len(self.buffer) < ms_to_samples(MIN_COMMIT_MS):
+            raise ProtocolError(
+                f"Error committing input audio buffer: buffer too small. Expected at least {MIN_COMMIT_MS}ms of "
+                f"audio, but buffer only has {pcm.duration_ms(len(self.buffer), pcm.STAGE_RATE)}ms of audio.",
+                code="input_audio_buffer_commit_empty",
+            )
+        turn, self.turn = self.turn, None
+        self._commit(turn.item_id if turn else new_id("item"), self.buffer.take(), None)
+        if self.detector is not None:
+            self.detector.reset()
+
+    def clear(self) -> None:
+        """``input_audio_buffer.clear`` / ``input_audio.clear``."""
+        self.buffer.clear()
+        self._drop_turn()
+        if self.detector is not None:
+            self.detector.reset()
+        self.send(ServerEventInputAudioBufferCleared())
+
+    def turn_start(self, turn_id: str) -> None:
+        if self.client_turn is not None:
+            raise ProtocolError(
+                f"Audio turn '{self.client_turn}' is still open.", code="invalid_value", param="turn_id"
+            )
+        self.client_turn = turn_id
+        self.buffer.clear()
+        self._drop_turn()
+
+    async def turn_end(self, turn_id: str) -> None:
+        self._check_turn(turn_id)
+        self.client_turn = None
+        await self.commit()
+        await self.respond()
+
+    def turn_cancel(self, turn_id: str) -> None:
+        self._check_turn(turn_id)
+        self.client_turn = None
+        self.buffer.clear()
+
+    def _check_turn(self, turn_id: str) -> None:
+        if turn_id != self.client_turn:
+            raise ProtocolError(f"No audio turn '{turn_id}' is open.", code="invalid_value", param="turn_id")
+
+    # -- turns -----------------------------------------------------------------------------------
+
+    async def _on_turn_event(self, event: object) -> None:
+        assert self.detector is not None and self.session is not None
+        detection = self.session.turn_detection
+        if isinstance(event, SpeechStarted):
+            self._drop_turn()
+            self.turn = Turn(new_id("item"), event.start)
+            self.buffer.drop_before(event.start)
+            self.send(
+                ServerEventInputAudioBufferSpeechStarted(
+                    audio_start_ms=pcm.duration_ms(event.start, pcm.STAGE_RATE), item_id=self.turn.item_id
+                )
+            )
+            if getattr(detection, "interrupt_response", True):
+                self.interrupt()
+        elif isinstance(event, SilenceStarted) and self.turn is not None:
+            self._speculate(event.at)
+        elif isinstance(event, SpeechResumed) and self.turn is not None:
+            self.turn.speculative = None
+            self.detector.silence_limit = self._base_silence()
+        elif isinstance(event, SpeechStopped) and self.turn is not None:
+            turn, self.turn = self.turn, None
+            self.send(
+                ServerEventInputAudioBufferSpeechStopped(
+                    audio_end_ms=pcm.duration_ms(event.end, pcm.STAGE_RATE), item_id=turn.item_id
+                )
+            )
+            self.detector.silence_limit = self._base_silence()
+            self._commit(turn.item_id, self.buffer.take(turn.start), turn)
+            if getattr(detection, "create_response", True):
+                await self.respond()
+
+    def _base_silence(self) -> int:
+        assert self.session is not None
+        return ms_to_samples(getattr(self.session.turn_detection, "silence_duration_ms", 500))
+
+    def _speculate(self, at: int) -> None:
+        """A pause began: have a transcript of all the speech so far ready, in case the turn ends here."""
+        turn = self.turn
+        assert turn is not None
+        if turn.job is None or turn.job_end < at:
+            # up to the pause and no further: Whisper tends to make up words in trailing silence
+            self._transcribe_turn(turn, min(self.buffer.end, at + ms_to_samples(TRAILING_MS)))
+        turn.speculative = turn.job
+        if self.end_of_utterance is not None and turn.job is not None and self.detector is not None:
+            self.detector.silence_limit = self.end_of_utterance.undecided  # until the transcript is judged
+            turn.job.add_done_callback(lambda task: self._judge(turn, task))
+
+    def _transcribe_turn(self, turn: Turn, end: int | None = None) -> None:
+        turn.job_end = self.buffer.end if end is None else end
+        turn.job = asyncio.ensure_future(self._transcribe(self.buffer.audio(turn.start, turn.job_end)))
+        turn.job.add_done_callback(lambda task: self._partial(turn, task))
+
+    def _judge(self, turn: Turn, task: asyncio.Task[Transcript]) -> None:
+        """Semantic end of utterance: a finished thought ends the turn sooner, an unfinished one holds it."""
+        stale = self.turn is not turn or turn.speculative is not task  # the user spoke again since
+        if task.cancelled() or task.exception() is not None or stale or self.detector is None:
+            return
+        assert self.end_of_utterance is not None
+        self.detector.silence_limit = self.end_of_utterance.silence_limit(task.result())
+        events = self.detector.check()
+        if events:
+            task_ = asyncio.ensure_future(self._apply(events))
+            task_.add_done_callback(_log_failure)
+
+    async def _apply(self, events: Sequence[object]) -> None:
+        for event in events:
+            await self._on_turn_event(event)
+
+    def _maybe_partial(self) -> None:
+        """While the user speaks, transcribe the turn so far now and then, for partial transcripts."""
+        turn = self.turn
+        if turn is None or self.transcription is None or self.detector is None:
+            return
+        if self.detector.silence_start is not None or (turn.job is not None and not turn.job.done()):
+            return
+        if self.buffer.end - turn.job_end >= ms_to_samples(PARTIAL_EVERY_MS):
+            self._transcribe_turn(turn)
+
+    def _partial(self, turn: Turn, task: asyncio.Task[Transcript]) -> None:
+        """Send the words two transcripts of the turn so far agree on and that were not sent yet."""
+        if task.cancelled() or task.exception() is not None or self.transcription is None:
+            return
+        text = task.result().text
+        stable = _common_word_prefix(turn.partial_text, text)
+        turn.partial_text = text
+        if len(stable) > len(turn.said) and stable.startswith(turn.said):
+            delta, turn.said = stable[len(turn.said) :], stable
+            self.send(
+                ServerEventConversationItemInputAudioTranscriptionDelta(
+                    item_id=turn.item_id, content_index=0, delta=delta
+                )
+            )
+
+    # -- commit and transcription ----------------------------------------------------------------
+
+    def _commit(self, item_id: str, audio: np.ndarray, turn: Turn | None) -> None:
+        previous = self.conversation.last_id()
+        item = MessageItem(
+            id=item_id,
+            object="realtime.item",
+            role="user",
+            status="completed",
+            content=[InputAudioContentPart(transcript=None)],
+        )
+        self.conversation.insert(item)
+        self.conversation.user_audio[item_id] = audio
+        self.send(ServerEventInputAudioBufferCommitted(item_id=item_id, previous_item_id=previous))
+        self.send(ServerEventConversationItemCreated(previous_item_id=previous, item=item.model_copy(deep=True)))
+        reuse = turn.speculative if turn is not None else None
+        transcribing = reuse or asyncio.ensure_future(self._transcribe(audio))
+        self.transcripts[item_id] = transcribing
+        transcribing.add_done_callback(lambda task: self._transcribed(item, task))
+
+    async def _transcribe(self, audio: np.ndarray) -> Transcript:
+        options = self.transcription
+        prompt = options.prompt if options else None
+        if options and options.phrase_list:
+            prompt = ", ".join(options.phrase_list) + (f". {prompt}" if prompt else "")
+        stt = self.stt_for(options)
+        return await stt.transcribe(pcm.to_float(audio), language=options.language if options else None, prompt=prompt)
+
+    def _transcribed(self, item: MessageItem, task: asyncio.Task[Transcript]) -> None:
+        if task.cancelled():
+            return
+        assert item.id is not None
+        error = task.exception()
+        part = item.content[0]
+        assert isinstance(part, InputAudioContentPart)
+        if error is not None:
+            log.error("transcription of %s failed: %s", item.id, error)
+            part.transcript = ""
+            if self.transcription is not None:
+                self.send(
+                    ServerEventConversationItemInputAudioTranscriptionFailed(
+                        item_id=item.id,
+                        content_index=0,
+                        error=ErrorDetails(type="server_error", code="transcription_failed", message=str(error)),
+                    )
+                )
+            return
+        transcript = task.result()
+        part.transcript = transcript.text
+        if self.transcription is None:
+            return
+        include = self.session.include or [] if self.session else []
+        logprobs = None
+        if "item.input_audio_transcription.logprobs" in include:
+            logprobs = [LogProbProperties.model_validate(p) for p in word_logprobs(transcript)]
+        self.send(
+            ServerEventConversationItemInputAudioTranscriptionCompleted(
+                item_id=item.id,
+                content_index=0,
+                transcript=transcript.text,
+                logprobs=logprobs,
+                usage={"type": "duration", "seconds": round(transcript.duration, 3)},
+            )
+        )
+
+    def _drop_turn(self) -> None:
+        if self.turn is not None:
+            self._cancel(self.turn.job)
+            self.turn = None
+
+    @staticmethod
+    def _cancel(task: asyncio.Future[Any] | None) -> None:
+        if task is not None and not task.done():
+            task.cancel()
+
+    async def close(self) -> None:
+        self._drop_turn()
+        for task in self.transcripts.values():
+            task.cancel()
+        for task in self.transcripts.values():
+            with contextlib.suppress(BaseException):
+                await task
+
+    def stored_audio(self, item_id: str) -> str | None:
+        """A committed item's audio, base64 in the session's input format (for ``conversation.item.retrieve``)."""
+        audio = self.conversation.user_audio.get(item_id)
+        if audio is None or self._format is None:
+            return None
+        fmt, rate = self._format
+        return base64.b64encode(pcm.encode(pcm.resample(audio, pcm.STAGE_RATE, rate), fmt)).decode()
+
+
+def _common_word_prefix(a: str, b: str) -> str:
+    """The words two transcripts share from the start."""
+    same: list[str] = []
+    for x, y in zip(a.split(), b.split(), strict=False):
+        if x.strip(",.?!").lower() != y.strip(",.?!").lower():
+            break
+        same.append(y)
+    return " ".join(same) + (" " if same else "")
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("turn handling failed: %s", task.exception())
+
+
+__all__ = ["Listener", "SemanticVad"]

@@ -1,0 +1,215 @@
+"""``Speaker``: speaks one assistant message as it is generated, with everything an avatar needs."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..protocol import (
+    ServerEvent,
+    ServerEventResponseAnimationBlendshapesDelta,
+    ServerEventResponseAnimationBlendshapesDone,
+    ServerEventResponseAnimationVisemeDelta,
+    ServerEventResponseAnimationVisemeDone,
+    ServerEventResponseAudioDelta,
+    ServerEventResponseAudioDone,
+    ServerEventResponseAudioTimestampDelta,
+    ServerEventResponseAudioTimestampDone,
+    ServerEventResponseAudioTranscriptDelta,
+    ServerEventResponseAudioTranscriptDone,
+)
+from ..speech import audio as pcm
+from ..speech.alignment import BlendshapeAnimator, Viseme, WordTiming
+from ..speech.chunker import SentenceChunker
+from ..speech.tts import TTS, Speech
+
+SLICE_MS = 160
+"""The audio of one ``response.audio.delta``."""
+
+
+@dataclass(frozen=True)
+class SpeakOptions:
+    voice: str
+    output_format: str
+    timestamps: bool = False
+    visemes: bool = False
+    blendshapes: bool = False
+    speed: float = 1.0
+
+
+@dataclass
+class SpokenAudio:
+    """What a message said aloud: its transcript, and when each word was heard."""
+
+    transcript: str = ""
+    words: list[WordTiming] = field(default_factory=list)
+    """Offsets from the start of the message's audio; ``char_end`` indexes ``transcript``."""
+    duration_ms: int = 0
+    audio: bytearray = field(default_factory=bytearray)
+    """The audio sent, in the output format."""
+
+
+class Speaker:
+    """Turns streamed text into audio events for one audio content part.
+
+    ``feed`` takes text as the LLM writes it; a ``SentenceChunker`` cuts it into pieces, the TTS
+    speaks piece N+1 while piece N is being sent, and each piece goes out in ``SLICE_MS`` slices
+    with the transcript of the words that start in it, word timestamps, visemes and blendshape
+    frames, all timed from the start of the message's audio. ``on_audio(item_id, samples)`` receives
+    each slice as 16 kHz int16 (the reference for echo cancellation).
+    """
+
+    def __init__(
+        self,
+        tts: TTS,
+        options: SpeakOptions,
+        where: dict[str, Any],
+        send: Callable[[ServerEvent], None],
+        on_audio: Callable[[str, np.ndarray], None] | None = None,
+    ) -> None:
+        self.tts = tts
+        self.options = options
+        self.where = where
+        self.send = send
+        self.on_audio = on_audio
+        self.spoken = SpokenAudio()
+        self._chunker = SentenceChunker()
+        self._pieces: asyncio.Queue[asyncio.Task[Speech] | str | None] = asyncio.Queue()
+        self._rate = pcm.OUTPUT_RATES[options.output_format]
+        self._animator = BlendshapeAnimator()
+        self._visemes: list[Viseme] = []
+        self._worker = asyncio.create_task(self._send_loop())
+
+    def feed(self, text: str) -> None:
+        for piece in self._chunker.feed(text):
+            self._queue(piece)
+
+    async def finish(self) -> SpokenAudio:
+        """Speak what is left, wait until all of it is sent, and close the part's streams."""
+        for piece in self._chunker.flush():
+            self._queue(piece)
+        self._pieces.put_nowait(None)
+        await self._worker
+        self._close()
+        return self.spoken
+
+    async def cancel(self) -> SpokenAudio:
+        """Stop at once: nothing more is sent but the closing events of what was sent."""
+        self._worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._worker
+        while not self._pieces.empty():
+            queued = self._pieces.get_nowait()
+            if isinstance(queued, asyncio.Task):
+                queued.cancel()
+        self._close()
+        return self.spoken
+
+    # -- inside ----------------------------------------------------------------------------------
+
+    def _queue(self, piece: str) -> None:
+        """Start speaking a piece now (the TTS takes pieces in turn), or pass on text with no words."""
+        if any(ch.isalnum() for ch in piece):
+            self._pieces.put_nowait(asyncio.create_task(self._synthesize(piece)))
+        else:
+            self._pieces.put_nowait(piece)
+
+    async def _synthesize(self, piece: str) -> Speech:
+        return await self.tts.synthesize(piece.strip(), self.options.voice, self.options.speed)
+
+    async def _send_loop(self) -> None:
+        while (queued := await self._pieces.get()) is not None:
+            if isinstance(queued, str):
+                self._transcript(queued)
+                continue
+            self._send_speech(await queued)
+
+    def _send_speech(self, speech: Speech) -> None:
+        start_ms = self.spoken.duration_ms
+        base = len(self.spoken.transcript)
+        separator = " " if self.spoken.transcript and not self.spoken.transcript.endswith((" ", "\n")) else ""
+        base += len(separator)
+        audio = pcm.resample(speech.audio, speech.sample_rate, self._rate)
+        slice_samples = self._rate * SLICE_MS // 1000
+        words = list(speech.words)
+        text_sent = 0
+        self._transcript(separator)
+        for offset in range(0, max(len(audio), 1), slice_samples):
+            block = audio[offset : offset + slice_samples]
+            block_end_ms = (offset + len(block)) * 1000 // self._rate
+            last = offset + slice_samples >= len(audio)
+            heard = [w for w in words if w.start_ms < block_end_ms] if not last else words
+            if heard:
+                upto = len(speech.text) if last else heard[-1].char_end
+                self._transcript(speech.text[text_sent:upto])
+                text_sent = upto
+                for word in heard:
+                    at = start_ms + word.start_ms
+                    self.spoken.words.append(WordTiming(word.text, at, word.duration_ms, base + word.char_end))
+                    if self.options.timestamps:
+                        self.send(
+                            ServerEventResponseAudioTimestampDelta(
+                                **self.where, audio_offset_ms=at, audio_duration_ms=word.duration_ms, text=word.text
+                            )
+                        )
+                words = words[len(heard) :]
+            elif last and text_sent < len(speech.text):
+                self._transcript(speech.text[text_sent:])
+            self._audio(block, start_ms, offset, speech)
+
+    def _audio(self, block: np.ndarray, start_ms: int, offset: int, speech: Speech) -> None:
+        data = pcm.encode(block, self.options.output_format)
+        self.spoken.audio += data
+        self.send(ServerEventResponseAudioDelta(**self.where, delta=base64.b64encode(data).decode()))
+        block_start_ms = start_ms + offset * 1000 // self._rate
+        self.spoken.duration_ms = start_ms + (offset + len(block)) * 1000 // self._rate
+        if self.options.visemes or self.options.blendshapes:
+            for viseme in speech.visemes:
+                at = start_ms + viseme.offset_ms
+                if block_start_ms <= at < self.spoken.duration_ms:
+                    self._viseme(Viseme(at, viseme.viseme_id))
+        if self.options.blendshapes:
+            first = self._animator.frame_index
+            frames = self._animator.frames(self._visemes, self.spoken.duration_ms)
+            if len(frames):
+                self.send(
+                    ServerEventResponseAnimationBlendshapesDelta(
+                        **self.where, frames=frames.tolist(), frame_index=first
+                    )
+                )
+        if self.on_audio is not None:
+            self.on_audio(self.where["item_id"], pcm.resample(block, self._rate, pcm.STAGE_RATE))
+
+    def _viseme(self, viseme: Viseme) -> None:
+        if self._visemes and self._visemes[-1].viseme_id == viseme.viseme_id:
+            return
+        self._visemes.append(viseme)
+        if self.options.visemes:
+            self.send(
+                ServerEventResponseAnimationVisemeDelta(
+                    **self.where, audio_offset_ms=viseme.offset_ms, viseme_id=viseme.viseme_id
+                )
+            )
+
+    def _transcript(self, text: str) -> None:
+        if text:
+            self.spoken.transcript += text
+            self.send(ServerEventResponseAudioTranscriptDelta(**self.where, delta=text))
+
+    def _close(self) -> None:
+        where = self.where
+        self.send(ServerEventResponseAudioDone(**where))
+        self.send(ServerEventResponseAudioTranscriptDone(**where, transcript=self.spoken.transcript))
+        if self.options.timestamps:
+            self.send(ServerEventResponseAudioTimestampDone(**where))
+        if self.options.visemes:
+            self.send(ServerEventResponseAnimationVisemeDone(**where))
+        if self.options.blendshapes:
+            item = {k: where[k] for k in ("response_id", "item_id", "output_index")}
+            self.send(ServerEventResponseAnimationBlendshapesDone(**item))

@@ -1,0 +1,160 @@
+"""The STT stage: ``WhisperSTT`` (faster-whisper, local) and ``OpenAICompatibleSTT`` (any ``/audio/transcriptions``)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import math
+import os
+import wave
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from .assets import whisper_model_dir
+from .audio import STAGE_RATE, to_int16
+
+
+@dataclass(frozen=True, slots=True)
+class TranscribedWord:
+    text: str
+    start: float
+    """Seconds from the start of the audio."""
+    end: float
+    probability: float
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    text: str
+    language: str | None = None
+    words: tuple[TranscribedWord, ...] = field(default_factory=tuple)
+    duration: float = 0.0
+    """Seconds of audio transcribed."""
+
+
+class STT(Protocol):
+    """Speech to text for one utterance of 16 kHz float32 mono audio."""
+
+    async def load(self) -> None: ...
+
+    async def transcribe(
+        self, audio: np.ndarray, *, language: str | None = None, prompt: str | None = None
+    ) -> Transcript: ...
+
+
+class WhisperSTT:
+    """faster-whisper on the CPU (int8), one model shared by every session.
+
+    ``max_concurrency`` bounds the transcriptions running at once; the others wait their turn.
+    """
+
+    def __init__(self, model: str = "tiny.en", *, threads: int | None = None, max_concurrency: int = 1) -> None:
+        self.model_name = model
+        self.threads = threads or os.cpu_count() or 1
+        self._model: Any = None
+        self._slots = asyncio.Semaphore(max_concurrency)
+        self._loading: asyncio.Future[None] | None = None
+
+    @property
+    def multilingual(self) -> bool:
+        return not self.model_name.endswith(".en")
+
+    async def load(self) -> None:
+        if self._loading is None:
+            self._loading = asyncio.ensure_future(asyncio.to_thread(self._load))
+        await asyncio.shield(self._loading)
+
+    def _load(self) -> None:
+        from faster_whisper import WhisperModel
+
+        path = whisper_model_dir(self.model_name)
+        self._model = WhisperModel(str(path), device="cpu", compute_type="int8", cpu_threads=self.threads)
+
+    async def transcribe(
+        self, audio: np.ndarray, *, language: str | None = None, prompt: str | None = None
+    ) -> Transcript:
+        await self.load()
+        async with self._slots:
+            return await asyncio.to_thread(self._transcribe, audio, language, prompt)
+
+    def _transcribe(self, audio: np.ndarray, language: str | None, prompt: str | None) -> Transcript:
+        if not self.multilingual:
+            language = "en"
+        elif language:
+            language = language.split(",")[0].split("-")[0].lower()
+        segments, info = self._model.transcribe(
+            np.asarray(audio, np.float32),
+            language=language or None,
+            initial_prompt=prompt or None,
+            beam_size=1,
+            word_timestamps=True,
+            condition_on_previous_text=False,
+            vad_filter=False,
+        )
+        words: list[TranscribedWord] = []
+        parts: list[str] = []
+        for segment in segments:
+            parts.append(segment.text)
+            words += [TranscribedWord(w.word.strip(), w.start, w.end, w.probability) for w in segment.words or []]
+        return Transcript(
+            text="".join(parts).strip(),
+            language=info.language,
+            words=tuple(words),
+            duration=len(audio) / STAGE_RATE,
+        )
+
+
+class OpenAICompatibleSTT:
+    """Transcribes through ``POST {base_url}/audio/transcriptions`` (OpenAI, a faster-whisper server, voxlive)."""
+
+    def __init__(self, *, base_url: str | None, api_key: str | None, model: str = "whisper-1") -> None:
+        from openai import AsyncOpenAI
+
+        self.client = AsyncOpenAI(base_url=base_url, api_key=api_key or "none")
+        self.model = model
+
+    async def load(self) -> None:
+        """Nothing to load: the service holds the weights."""
+
+    async def transcribe(
+        self, audio: np.ndarray, *, language: str | None = None, prompt: str | None = None
+    ) -> Transcript:
+        options: dict[str, Any] = {}
+        if language:
+            options["language"] = language
+        if prompt:
+            options["prompt"] = prompt
+        result = await self.client.audio.transcriptions.create(
+            model=self.model,
+            file=("audio.wav", wav_bytes(audio, STAGE_RATE)),
+            response_format="verbose_json",
+            timestamp_granularities=["word"],
+            **options,
+        )
+        words = tuple(
+            TranscribedWord(w.word.strip(), w.start, w.end, getattr(w, "probability", 1.0) or 1.0)
+            for w in result.words or []
+        )
+        return Transcript(result.text.strip(), getattr(result, "language", None), words, len(audio) / STAGE_RATE)
+
+
+def wav_bytes(audio: np.ndarray, rate: int) -> bytes:
+    """Mono audio (float32 in [-1, 1], or int16) as a 16-bit WAV file."""
+    samples = audio if audio.dtype == np.int16 else to_int16(audio)
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(samples.astype("<i2").tobytes())
+    return buffer.getvalue()
+
+
+def word_logprobs(transcript: Transcript) -> list[dict[str, Any]]:
+    """The transcript's words as protocol log-probabilities (``token``, ``logprob``, ``bytes``)."""
+    return [
+        {"token": w.text, "logprob": math.log(max(w.probability, 1e-9)), "bytes": list(w.text.encode())}
+        for w in transcript.words
+    ]

@@ -1,0 +1,180 @@
+"""The TTS stage: ``PiperTTS`` (local, with phoneme timings) and ``OpenAICompatibleTTS`` (``/audio/speech``)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+import wave
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from .alignment import PhonemeTiming, Viseme, WordTiming, visemes, word_timings
+from .assets import piper_voice_path
+
+DEFAULT_VOICE = "en_US-joe-medium"
+OPENAI_VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar")
+
+
+@dataclass
+class Speech:
+    """One piece of text, spoken."""
+
+    text: str
+    audio: np.ndarray
+    """int16 mono samples."""
+    sample_rate: int
+    phonemes: list[PhonemeTiming] = field(default_factory=list)
+    words: list[WordTiming] = field(default_factory=list)
+    visemes: list[Viseme] = field(default_factory=list)
+
+    @property
+    def duration_ms(self) -> int:
+        return len(self.audio) * 1000 // self.sample_rate
+
+
+class TTS(Protocol):
+    async def load(self) -> None: ...
+
+    def voice_names(self) -> list[str]:
+        """The voices a session may ask for (aliases included)."""
+        ...
+
+    async def synthesize(self, text: str, voice: str, speed: float = 1.0) -> Speech: ...
+
+
+class PiperTTS:
+    """Piper voices (ONNX) run off the event loop, with phoneme timings for words and visemes.
+
+    ``voices`` maps names to model files (each with its ``.onnx.json`` beside it); ``aliases`` maps
+    other names (OpenAI's voice names, by default) to those. Voices load on first use.
+    """
+
+    def __init__(
+        self,
+        voices: dict[str, str | Path] | None = None,
+        aliases: dict[str, str] | None = None,
+        *,
+        max_concurrency: int = 1,
+    ) -> None:
+        self.voices: dict[str, Path] = {DEFAULT_VOICE: piper_voice_path()}
+        self.voices.update({name: Path(path) for name, path in (voices or {}).items()})
+        self.aliases = dict.fromkeys(OPENAI_VOICES, DEFAULT_VOICE) if aliases is None else dict(aliases)
+        self._loaded: dict[str, Any] = {}
+        self._slots = asyncio.Semaphore(max_concurrency)
+        self._word_phonemes: dict[tuple[str, str], list[str]] = {}
+
+    def voice_names(self) -> list[str]:
+        return [*self.voices, *self.aliases]
+
+    def resolve(self, voice: str) -> str:
+        name = self.aliases.get(voice, voice)
+        if name not in self.voices:
+            raise KeyError(voice)
+        return name
+
+    async def load(self, voice: str = DEFAULT_VOICE) -> None:
+        name = self.resolve(voice)
+        if name not in self._loaded:
+            self._loaded[name] = await asyncio.to_thread(self._load, self.voices[name])
+
+    @staticmethod
+    def _load(path: Path) -> Any:
+        from piper import PiperVoice
+
+        return PiperVoice.load(path, include_alignments=True)
+
+    async def synthesize(self, text: str, voice: str = DEFAULT_VOICE, speed: float = 1.0) -> Speech:
+        await self.load(voice)
+        name = self.resolve(voice)
+        async with self._slots:
+            return await asyncio.to_thread(self._synthesize, name, text, speed)
+
+    def _phonemize_word(self, name: str, word: str) -> list[str]:
+        """The phonemes of one word alone (cached: the same words come back all the time)."""
+        key = (name, word)
+        if key not in self._word_phonemes:
+            if len(self._word_phonemes) > 50_000:
+                self._word_phonemes.clear()
+            sentences = self._loaded[name].phonemize(word)
+            self._word_phonemes[key] = [p for sentence in sentences for p in [*sentence, " "]][:-1]
+        return self._word_phonemes[key]
+
+    def _synthesize(self, name: str, text: str, speed: float) -> Speech:
+        from piper import SynthesisConfig
+
+        piper = self._loaded[name]
+        config = SynthesisConfig(length_scale=1.0 / max(0.25, min(speed, 4.0)))
+        rate = piper.config.sample_rate
+        blocks: list[np.ndarray] = []
+        phonemes: list[PhonemeTiming] = []
+        offset = 0
+        for chunk in piper.synthesize(text, syn_config=config, include_alignments=True):
+            audio = chunk.audio_int16_array
+            position = offset
+            for aligned in chunk.phoneme_alignments or []:
+                phonemes.append(PhonemeTiming(aligned.phoneme, position, int(aligned.num_samples)))
+                position += int(aligned.num_samples)
+            blocks.append(audio)
+            offset += len(audio)
+        audio = np.concatenate(blocks) if blocks else np.zeros(0, np.int16)
+
+        return Speech(
+            text=text,
+            audio=audio,
+            sample_rate=rate,
+            phonemes=phonemes,
+            words=word_timings(text, phonemes, rate, lambda word: self._phonemize_word(name, word)),
+            visemes=visemes(phonemes, rate),
+        )
+
+
+class OpenAICompatibleTTS:
+    """Speech from ``POST {base_url}/audio/speech`` (OpenAI, Kokoro/Piper servers, voxlive itself).
+
+    The service gives no timings, so words are spread over the audio by their length.
+    """
+
+    def __init__(
+        self, *, base_url: str | None, api_key: str | None, model: str = "tts-1", voices: dict[str, str]
+    ) -> None:
+        from openai import AsyncOpenAI
+
+        self.client = AsyncOpenAI(base_url=base_url, api_key=api_key or "none")
+        self.model = model
+        self.voices = voices
+
+    async def load(self) -> None:
+        """Nothing to load: the service holds the weights."""
+
+    def voice_names(self) -> list[str]:
+        return list(self.voices)
+
+    async def synthesize(self, text: str, voice: str, speed: float = 1.0) -> Speech:
+        answer = await self.client.audio.speech.create(
+            model=self.model, voice=self.voices.get(voice, voice), input=text, response_format="wav", speed=speed
+        )
+        with wave.open(io.BytesIO(answer.content)) as wav:
+            rate = wav.getframerate()
+            audio = np.frombuffer(wav.readframes(wav.getnframes()), "<i2").astype(np.int16)
+            if wav.getnchannels() > 1:
+                audio = audio.reshape(-1, wav.getnchannels())[:, 0].copy()
+        speech = Speech(text=text, audio=audio, sample_rate=rate)
+        speech.words = spread_words(text, speech.duration_ms)
+        return speech
+
+
+def spread_words(text: str, duration_ms: int) -> list[WordTiming]:
+    """Word timings without alignments: each word gets a share of the time by its length."""
+    tokens = [(m.group(), m.end()) for m in re.finditer(r"\S+", text)]
+    total = sum(len(word) + 1 for word, _ in tokens) or 1
+    out: list[WordTiming] = []
+    position = 0.0
+    for word, end in tokens:
+        share = (len(word) + 1) * duration_ms / total
+        out.append(WordTiming(word, round(position), round(share * len(word) / (len(word) + 1)), end))
+        position += share
+    return out
