@@ -143,3 +143,19 @@ async def test_the_speech_api_rejects_bad_requests(server: Server) -> None:
         form.add_field("file", b"not audio", filename="a.wav")
         async with http.post("/v1/audio/transcriptions", data=form) as answer:
             assert answer.status == 400 and (await answer.json())["error"]["param"] == "file"
+
+
+@pytest.mark.parametrize(
+    ("written", "said"),
+    [
+        ("**Bold** and *this* with `code`.", "Bold and this with code."),
+        ("# A title\n", "A title"),
+        ("- an item\n", "an item"),
+        ("3 * 4 = 12", "3 * 4 = 12"),
+        ("snake_case stays", "snake_case stays"),
+    ],
+)
+def test_markup_is_not_spoken(written: str, said: str) -> None:
+    from voxlive.realtime.speaker import speakable
+
+    assert speakable(written) == said

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,6 +54,14 @@ class SpokenAudio:
     duration_ms: int = 0
     audio: bytearray = field(default_factory=bytearray)
     """The audio sent, in the output format."""
+
+
+_MARKUP = re.compile(r"(\*\*|__|(?<!\s)\*|\*(?!\s)|`+|^#{1,6}\s+|^\s*[-*•]\s+|^\s*>\s?)", re.MULTILINE)
+
+
+def speakable(text: str) -> str:
+    """A piece of an answer as it should be said: without Markdown emphasis, code ticks, headings or bullets."""
+    return _MARKUP.sub("", text).strip()
 
 
 class Speaker:
@@ -115,13 +124,13 @@ class Speaker:
 
     def _queue(self, piece: str) -> None:
         """Start speaking a piece now (the TTS takes pieces in turn), or pass on text with no words."""
-        if any(ch.isalnum() for ch in piece):
+        if any(ch.isalnum() for ch in speakable(piece)):
             self._pieces.put_nowait(asyncio.create_task(self._synthesize(piece)))
         else:
             self._pieces.put_nowait(piece)
 
     async def _synthesize(self, piece: str) -> Speech:
-        return await self.tts.synthesize(piece.strip(), self.options.voice, self.options.speed)
+        return await self.tts.synthesize(speakable(piece), self.options.voice, self.options.speed)
 
     async def _send_loop(self) -> None:
         while (queued := await self._pieces.get()) is not None:
