@@ -57,8 +57,8 @@ class Server:
         return f"ws://127.0.0.1:{self.port}"
 
 
-def start_server(tmp: Path, config: str = "") -> Server:
-    port = free_port()
+def start_server(tmp: Path, config: str = "", port: int | None = None) -> Server:
+    port = port or free_port()
     (tmp / "voxlive.toml").write_text(config)
     log = (tmp / "server.log").open("wb")
     process = subprocess.Popen(

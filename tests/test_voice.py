@@ -374,46 +374,59 @@ async def drain(client: Client) -> list[str]:
             return out
 
 
-async def speakerphone(client: Client, text: str) -> list[dict]:
+async def speakerphone(client: Client, text: str, user: np.ndarray | None = None) -> list[dict]:
     """Play the agent's answer through a simulated room into the microphone, in real time.
 
-    The client "plays" each audio delta as it arrives and sends what its microphone picks up: the
-    answer, 40 ms later, through a 60 ms room response at -6 dB, in 100 ms chunks. The user says
-    nothing. Returns every event received until one second after the playback ended.
+    The client "plays" each audio delta as it arrives (and stops when the user barges in) and sends what
+    its microphone picks up: the answer, 40 ms later, through a 60 ms room response at -6 dB, in 100 ms
+    chunks, plus ``user`` (24 kHz) from 1.5 s on if given. Returns every event received until one second
+    after the playback ended.
     """
     rng = np.random.default_rng(3)
     room = rng.standard_normal(960) * np.exp(-np.arange(960) / 200)
     room *= 0.5 / np.sqrt(np.sum(room**2))
     message = {"type": "message", "role": "assistant", "content": [{"type": "text", "text": text}]}
     await client.send({"type": "response.create", "response": {"pre_generated_assistant_message": message}})
-    played: list[np.ndarray] = []
+    timeline = np.zeros(0)  # what the loudspeaker plays, from the first audio on, 24 kHz
     events: list[dict] = []
-    start: float | None = None
-    sent = 0
+    first_audio = asyncio.Event()
     loop = asyncio.get_running_loop()
-    while True:
-        try:
-            event = json.loads(await asyncio.wait_for(client.connection.recv(), 0.02))
+    start = 0.0
+
+    async def receive() -> None:
+        nonlocal timeline, start
+        while True:
+            event = json.loads(await client.connection.recv())
             events.append(event)
+            if event["type"] == "input_audio_buffer.speech_started":  # barge-in: the player stops at once
+                timeline = timeline[: int((loop.time() - start) * 24_000)]
             if event["type"] == "response.audio.delta":
-                played.append(np.frombuffer(base64.b64decode(event["delta"]), "<i2"))
-                start = start if start is not None else loop.time()
-        except TimeoutError:
-            pass
-        if start is None:
-            continue
-        audio = np.concatenate(played).astype(np.float64)
-        due = int((loop.time() - start) * 10)  # 100 ms chunks due so far
-        if due * 2400 > len(audio) + 24_000 + 960:
+                if not first_audio.is_set():
+                    start = loop.time()
+                    first_audio.set()
+                # A player cannot play audio before it arrives: each delta goes after what is queued, or now.
+                at = max(len(timeline), int((loop.time() - start) * 24_000))
+                delta = np.frombuffer(base64.b64decode(event["delta"]), "<i2").astype(np.float64)
+                timeline = np.concatenate([timeline, np.zeros(at - len(timeline)), delta])
+
+    receiving = asyncio.create_task(receive())
+    await first_audio.wait()
+    chunk_index = 0
+    while True:  # one 100 ms chunk every 100 ms, on a fixed schedule from the first audio
+        await asyncio.sleep(max(0.0, start + (chunk_index + 1) * 0.1 - loop.time()))
+        heard_until = max(len(timeline), 0 if user is None else 36_000 + len(user))
+        if chunk_index * 2400 > heard_until + 24_000 + 960:
+            receiving.cancel()
             return events
-        if due > sent:
-            echo = np.convolve(np.concatenate([np.zeros(960), audio]), room)[: len(audio) + 960]  # 40 ms later
-            chunk = echo[sent * 2400 : due * 2400]
-            chunk = np.pad(chunk, (0, (due - sent) * 2400 - len(chunk)))
-            await client.send(
-                {"type": "input_audio_buffer.append", "audio": base64.b64encode(chunk.astype("<i2").tobytes()).decode()}
-            )
-            sent = due
+        mic = np.convolve(np.concatenate([np.zeros(960), timeline]), room)[: len(timeline) + 960]  # 40 ms later
+        if user is not None:
+            mic = np.pad(mic, (0, max(0, 36_000 + len(user) - len(mic))))
+            mic[36_000 : 36_000 + len(user)] += user
+        chunk = np.pad(mic[chunk_index * 2400 : (chunk_index + 1) * 2400], (0, 2400))[:2400]
+        await client.send(
+            {"type": "input_audio_buffer.append", "audio": base64.b64encode(chunk.astype("<i2").tobytes()).decode()}
+        )
+        chunk_index += 1
 
 
 ANSWER = (
@@ -432,6 +445,24 @@ async def test_echo_cancellation_keeps_the_agent_from_interrupting_itself(client
     heard = await speakerphone(client, ANSWER)
     assert not [e for e in heard if e["type"] == "input_audio_buffer.speech_started"]
     assert [e["response"]["status"] for e in heard if e["type"] == "response.done"] == ["completed"]
+
+
+async def test_echo_cancellation_still_hears_the_user_over_the_agent(client: Client, piper) -> None:
+    detection = {"type": "server_vad", "threshold": 0.5, "silence_duration_ms": 500, "create_response": False}
+    echo = {"type": "server_echo_cancellation"}
+    await configure(
+        client,
+        turn_detection=detection,
+        input_audio_echo_cancellation=echo,
+        input_audio_transcription={"model": "whisper-1"},
+    )
+    user = await spoken(piper, "Excuse me, what time is it?", lead_ms=0, tail_ms=0)
+    heard = await speakerphone(client, ANSWER, user=user.astype(np.float64))
+    started = [e for e in heard if e["type"] == "input_audio_buffer.speech_started"]
+    user_end_ms = 1500 + len(user) * 1000 // 24_000
+    assert len(started) == 1 and 1200 <= started[0]["audio_start_ms"] <= user_end_ms - 300  # while the user speaks
+    transcripts = [e["transcript"] for e in heard if e["type"].endswith("transcription.completed")]
+    assert transcripts and "time is it" in transcripts[0].lower(), transcripts
 
 
 async def test_noise_suppression_keeps_speech_heard_in_noise(client: Client, piper) -> None:

@@ -40,7 +40,15 @@ from ..speech.vad import SileroVAD
 from .conversation import Conversation
 from .end_of_utterance import EndOfUtterance
 from .input_audio import InputAudioBuffer
-from .turn_detector import SilenceStarted, SpeechResumed, SpeechStarted, SpeechStopped, TurnDetector, ms_to_samples
+from .turn_detector import (
+    GUARDED_LOOKBACK_MS,
+    SilenceStarted,
+    SpeechResumed,
+    SpeechStarted,
+    SpeechStopped,
+    TurnDetector,
+    ms_to_samples,
+)
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +110,8 @@ class Listener:
         self._format: tuple[str, int] | None = None
         self.cleanup: Callable[[np.ndarray, float], np.ndarray] | None = None
         """Echo cancellation and noise suppression, when the session asks for them."""
+        self.agent_audible: Callable[[], bool] | None = None
+        """True while the agent's voice may be heard in the input (speech must then be clearer to count)."""
 
     # -- configuration ---------------------------------------------------------------------------
 
@@ -130,6 +140,7 @@ class Listener:
                     prefix_padding_ms=getattr(detection, "prefix_padding_ms", 300),
                     silence_duration_ms=getattr(detection, "silence_duration_ms", 500),
                     speech_duration_ms=getattr(detection, "speech_duration_ms", None),
+                    guarded=lambda: self.agent_audible is not None and self.agent_audible(),
                 )
                 self.detector.position = self.buffer.end
                 if not isinstance(detection, ServerVad):
@@ -157,8 +168,10 @@ class Listener:
         if self.detector is not None and turn_id is None:
             for event in self.detector.process(samples):
                 await self._on_turn_event(event)
-            if self.turn is None:  # listening: keep only what a turn's prefix padding may need
-                self.buffer.drop_before(self.detector.position - self.detector.prefix)
+            if self.turn is None:  # listening: keep only what the start of a turn may reach back to
+                self.buffer.drop_before(
+                    self.detector.position - self.detector.prefix - ms_to_samples(GUARDED_LOOKBACK_MS)
+                )
             else:
                 self._maybe_partial()
 

@@ -345,6 +345,8 @@ class RealtimeSession:
         elif self.noise is None or self.noise.kind != noise.type:
             self.noise = await asyncio.to_thread(NoiseSuppressor, noise.type)  # loads a model: not on the loop
         self.listener.cleanup = self._clean if self.echo is not None or self.noise is not None else None
+        echo = self.echo
+        self.listener.agent_audible = None if echo is None else lambda: echo.speaking(time.monotonic())
         self.listener.configure(session)
 
     def _clean(self, samples: np.ndarray, now: float) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +36,11 @@ class SpeechStopped:
 
 TurnEvent = SpeechStarted | SilenceStarted | SpeechResumed | SpeechStopped
 
+GUARDED_THRESHOLD = 0.85
+GUARDED_SPEECH_MS = 300
+GUARDED_LOOKBACK_MS = 500
+"""Over the agent's voice the first syllables score low: a guarded start reaches this much further back."""
+
 
 def ms_to_samples(ms: float) -> int:
     return int(ms * STAGE_RATE / 1000)
@@ -57,8 +63,12 @@ class TurnDetector:
         prefix_padding_ms: int = 300,
         silence_duration_ms: int = 500,
         speech_duration_ms: int | None = None,
+        guarded: Callable[[], bool] | None = None,
     ) -> None:
         self.vad = vad
+        self.guarded = guarded
+        """True while the agent's own voice may leak into the input: a start of speech then needs
+        ``GUARDED_THRESHOLD`` and ``GUARDED_SPEECH_MS`` (residual echo is faint and short-lived)."""
         self.threshold = threshold
         self.prefix = ms_to_samples(prefix_padding_ms)
         self.silence_limit = ms_to_samples(silence_duration_ms)
@@ -96,17 +106,22 @@ class TurnDetector:
     def _frame(self, probability: float, start: int) -> list[TurnEvent]:
         """One scored frame beginning at sample ``start`` (``position`` is already past it)."""
         if not self.speaking:
-            if probability < self.threshold:
+            guarded = self.guarded is not None and self.guarded()
+            threshold = max(self.threshold, GUARDED_THRESHOLD) if guarded else self.threshold
+            if probability < threshold:
                 self._speech_run = 0
                 return []
             if self._speech_run == 0:
                 self._speech_run_start = start
             self._speech_run += FRAME_SAMPLES
-            if self._speech_run < self.min_speech:
+            if self._speech_run < (
+                max(self.min_speech, ms_to_samples(GUARDED_SPEECH_MS)) if guarded else self.min_speech
+            ):
                 return []
             self.speaking = True
             self._speech_run = 0
-            return [SpeechStarted(max(0, self._speech_run_start - self.prefix))]
+            lookback = self.prefix + (ms_to_samples(GUARDED_LOOKBACK_MS) if guarded else 0)
+            return [SpeechStarted(max(0, self._speech_run_start - lookback))]
         if probability >= self.threshold:
             if self.silence_start is None:
                 return []

@@ -1,0 +1,28 @@
+"""A client for realtime voice sessions with typed handlers: voxlive, Azure VoiceLive, OpenAI Realtime."""
+
+from .client import AgentSessionConfig, VoiceLiveClient
+from .handlers import (
+    ConnectedEventArgs,
+    ConnectionContext,
+    DisconnectedEventArgs,
+    ErrorEventArgs,
+    SessionContext,
+    SessionHandlers,
+)
+from .playback import AudioPlayback
+from .session import Reconnect, SessionDeadError, VoiceLiveSession
+
+__all__ = [
+    "AgentSessionConfig",
+    "AudioPlayback",
+    "ConnectedEventArgs",
+    "ConnectionContext",
+    "DisconnectedEventArgs",
+    "ErrorEventArgs",
+    "Reconnect",
+    "SessionContext",
+    "SessionDeadError",
+    "SessionHandlers",
+    "VoiceLiveClient",
+    "VoiceLiveSession",
+]
