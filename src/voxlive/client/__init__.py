@@ -9,7 +9,7 @@ from .handlers import (
     SessionContext,
     SessionHandlers,
 )
-from .playback import AudioPlayback
+from .playback import AudioPlayback, Microphone
 from .session import Reconnect, SessionDeadError, VoiceLiveSession
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "ConnectionContext",
     "DisconnectedEventArgs",
     "ErrorEventArgs",
+    "Microphone",
     "Reconnect",
     "SessionContext",
     "SessionDeadError",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import threading
 import time
 from collections import deque
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,3 +116,32 @@ class AudioPlayback(SessionHandlers):
                 buffer[: len(samples)] = samples
                 break
         out[:] = buffer.tobytes()
+
+
+class Microphone:
+    """The default input device as an async stream of int16 mono chunks (needs ``sounddevice``).
+
+    ``async for chunk in Microphone(): await session.send_audio(chunk)``
+    """
+
+    def __init__(self, *, sample_rate: int = 24_000, chunk_ms: int = 50, device: int | str | None = None) -> None:
+        self.sample_rate = sample_rate
+        self.blocksize = sample_rate * chunk_ms // 1000
+        self.device = device
+
+    async def __aiter__(self) -> AsyncIterator[np.ndarray]:
+        import sounddevice  # optional: pip install 'voxlive[audio]'
+
+        loop = asyncio.get_running_loop()
+        chunks: asyncio.Queue[np.ndarray] = asyncio.Queue(maxsize=100)
+
+        def captured(data: Any, frames: int, time_info: Any, status: Any) -> None:
+            chunk = np.frombuffer(bytes(data), "<i2").copy()
+            loop.call_soon_threadsafe(lambda: None if chunks.full() else chunks.put_nowait(chunk))
+
+        with sounddevice.RawInputStream(
+            samplerate=self.sample_rate, channels=1, dtype="int16", blocksize=self.blocksize,
+            device=self.device, callback=captured,
+        ):  # fmt: skip
+            while True:
+                yield await chunks.get()
