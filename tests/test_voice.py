@@ -484,3 +484,19 @@ async def test_noise_suppression_keeps_speech_heard_in_noise(client: Client, pip
     cleaned = decode(base64.b64decode(item["content"][0]["audio"]), "pcm16").astype(np.float64)
     lead = slice(2400, 9600)  # noise only, before the speech (after the suppressor settles)
     assert np.sqrt(np.mean(cleaned[lead] ** 2)) < 0.3 * np.sqrt(np.mean(noise[lead] ** 2))
+
+
+async def test_a_transcription_session_transcribes_and_never_answers(client: Client, piper) -> None:
+    await client.send({"type": "transcription_session.update", "event_id": "bad",
+                       "session": {"turn_detection": {"type": "server_vad", "threshold": 7}}})  # fmt: skip
+    error = await client.recv()
+    assert error["error"]["param"] == "session.turn_detection.threshold" and error["error"]["event_id"] == "bad"
+    await client.send({"type": "transcription_session.update", "session": {
+        "input_audio_transcription": {"model": "whisper-1"}, "turn_detection": {"type": "server_vad"}}})  # fmt: skip
+    await client.until("session.updated")
+    await stream_pcm(client.send, await spoken(piper, "Good morning to you."), speed=4)
+    await asyncio.sleep(2)
+    events = [json.loads(m) for m in await drain(client)]
+    kinds = [e["type"] for e in events]
+    assert "conversation.item.input_audio_transcription.completed" in kinds
+    assert "response.created" not in kinds

@@ -375,12 +375,13 @@ class RealtimeSession:
     async def _transcription_session_update(self, event: ClientEventTranscriptionSessionUpdate) -> None:
         """A session that only transcribes: the input settings apply, and turns are never answered."""
         fields = {k: v for k, v in event.session.items() if k in TRANSCRIPTION_FIELDS}
+        update = {"type": "session.update", "event_id": event.event_id, "session": fields}
         try:
-            update = RequestSession.model_validate(fields)
+            typed = ClientEventSessionUpdate.model_validate(update)
         except ValidationError as exc:
-            raise validation_error(exc, {"session": fields}, event.event_id) from None
+            raise validation_error(exc, update, event.event_id) from None
         self.transcription_only = True
-        await self._session_update(ClientEventSessionUpdate(session=update, event_id=event.event_id))
+        await self._session_update(typed)
 
     def _on_audio_sent(self, item_id: str, samples: np.ndarray) -> None:
         """Assistant audio went out: the client plays it after what it is already playing."""
