@@ -21,7 +21,6 @@ from ..protocol import (
     MessageItem,
     ProtocolError,
     ResponseSession,
-    SemanticVad,
     ServerEvent,
     ServerEventConversationItemCreated,
     ServerEventConversationItemInputAudioTranscriptionCompleted,
@@ -284,7 +283,7 @@ class Listener:
         events = self.detector.check()
         if events:
             task_ = asyncio.ensure_future(self._apply(events))
-            task_.add_done_callback(_log_failure)
+            task_.add_done_callback(log_failure)
 
     async def _apply(self, events: Sequence[object]) -> None:
         for event in events:
@@ -417,9 +416,7 @@ def _common_word_prefix(a: str, b: str) -> str:
     return " ".join(same) + (" " if same else "")
 
 
-def _log_failure(task: asyncio.Task[None]) -> None:
+def log_failure(task: asyncio.Future[None]) -> None:
+    """A done-callback for background tasks nobody awaits: their failure is logged, not lost."""
     if not task.cancelled() and task.exception() is not None:
-        log.error("turn handling failed: %s", task.exception())
-
-
-__all__ = ["Listener", "SemanticVad"]
+        log.error("background task failed: %s", task.exception())

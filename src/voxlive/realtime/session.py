@@ -69,7 +69,7 @@ from ..speech.stt import STT
 from ..speech.tts import DEFAULT_VOICE, TTS
 from ..speech.vad import SileroVAD
 from .conversation import Conversation, chat_messages
-from .listener import Listener
+from .listener import Listener, log_failure
 from .response import ResponsePlan, ResponseRunner
 from .speaker import SpeakOptions
 
@@ -407,7 +407,7 @@ class RealtimeSession:
             return
         played_ms = int((now - playback.start) * 1000)
         task = asyncio.ensure_future(self._truncate_after(playback.item_id, played_ms, self.response))
-        task.add_done_callback(_log_failure)
+        task.add_done_callback(log_failure)
 
     async def _truncate_after(self, item_id: str, played_ms: int, runner: ResponseRunner | None) -> None:
         if runner is not None and runner.task is not None:
@@ -581,11 +581,6 @@ class Playback:
     @property
     def end(self) -> float:
         return self.start + self.duration_ms / 1000
-
-
-def _log_failure(task: asyncio.Future[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("session task failed: %s", task.exception())
 
 
 def check_modalities(modalities: list[str] | None, param: str) -> None:

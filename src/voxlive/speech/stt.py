@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import math
 import os
-import wave
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 
+from . import files
 from .assets import whisper_model_dir
 from .audio import STAGE_RATE, to_int16
 
@@ -128,7 +127,7 @@ class OpenAICompatibleSTT:
             options["prompt"] = prompt
         result = await self.client.audio.transcriptions.create(
             model=self.model,
-            file=("audio.wav", wav_bytes(audio, STAGE_RATE)),
+            file=("audio.wav", files.write(to_int16(audio), STAGE_RATE, "wav")),
             response_format="verbose_json",
             timestamp_granularities=["word"],
             **options,
@@ -138,18 +137,6 @@ class OpenAICompatibleSTT:
             for w in result.words or []
         )
         return Transcript(result.text.strip(), getattr(result, "language", None), words, len(audio) / STAGE_RATE)
-
-
-def wav_bytes(audio: np.ndarray, rate: int) -> bytes:
-    """Mono audio (float32 in [-1, 1], or int16) as a 16-bit WAV file."""
-    samples = audio if audio.dtype == np.int16 else to_int16(audio)
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(samples.astype("<i2").tobytes())
-    return buffer.getvalue()
 
 
 def word_logprobs(transcript: Transcript) -> list[dict[str, Any]]:
