@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import Client, espeak, silence, spoken, stream_pcm
+from voxlive.realtime.turn_detector import GUARDED_LOOKBACK_MS
 from voxlive.speech.audio import OUTPUT_RATES, decode, resample, to_float
 
 
@@ -460,7 +461,10 @@ async def test_echo_cancellation_still_hears_the_user_over_the_agent(client: Cli
     heard = await speakerphone(client, ANSWER, user=user.astype(np.float64))
     started = [e for e in heard if e["type"] == "input_audio_buffer.speech_started"]
     user_end_ms = 1500 + len(user) * 1000 // 24_000
-    assert len(started) == 1 and 1200 <= started[0]["audio_start_ms"] <= user_end_ms - 300  # while the user speaks
+    # The turn's start reaches back prefix padding + guarded lookback before the first confident frame,
+    # which lies inside the user's words (1.5 s on), never in the echo before them.
+    reach_back = 300 + GUARDED_LOOKBACK_MS
+    assert len(started) == 1 and 1500 - reach_back <= started[0]["audio_start_ms"] <= user_end_ms - 300
     transcripts = [e["transcript"] for e in heard if e["type"].endswith("transcription.completed")]
     assert transcripts and "time is it" in transcripts[0].lower(), transcripts
 
