@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -58,6 +59,13 @@ class TTSSettings(_Section):
     model: str = "tts-1"
 
 
+class TelemetrySettings(_Section):
+    otlp_endpoint: str | None = Field(default_factory=lambda: os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
+    """An OTLP/HTTP collector (``http://host:4318``): each turn is sent there as a trace. Prometheus
+    metrics are always served at ``/metrics``."""
+    service_name: str = "voxlive"
+
+
 class SessionDefaults(_Section):
     model: str = "voxlive-local"
     instructions: str = (
@@ -74,6 +82,7 @@ class Settings(_Section):
     stt: STTSettings = Field(default_factory=STTSettings)
     tts: TTSSettings = Field(default_factory=TTSSettings)
     session: SessionDefaults = Field(default_factory=SessionDefaults)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
 
     @classmethod
     def load(cls, path: str | Path | None) -> Settings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 
 import numpy as np
@@ -14,6 +15,7 @@ from ..protocol import (
     ProtocolError,
 )
 from ..speech.llm import Message
+from .metrics import TurnMetrics
 from .speaker import SpokenAudio
 
 
@@ -27,6 +29,8 @@ class Conversation:
         """The audio of assistant messages, by item id: what was said and when (for truncation)."""
         self.user_audio: dict[str, np.ndarray] = {}
         """The audio of committed user turns, by item id (16 kHz int16)."""
+        self.turns: deque[TurnMetrics] = deque(maxlen=max_items)
+        """The timings of the latest turns, oldest first."""
 
     def __iter__(self) -> Iterator[Item]:
         return iter(list(self._items))
@@ -66,6 +70,15 @@ class Conversation:
         self._items.remove(self.get(item_id))
         self.spoken.pop(item_id, None)
         self.user_audio.pop(item_id, None)
+
+    def turn_to_answer(self) -> TurnMetrics:
+        """The timings of the turn a new response answers: the user audio just committed, if it is still
+        unanswered and last in the conversation; else a new turn (a response to text or to a request)."""
+        if self.turns and self.turns[-1].response_id is None and self.turns[-1].item_id == self.last_id():
+            return self.turns[-1]
+        turn = TurnMetrics()
+        self.turns.append(turn)
+        return turn
 
     def has_call(self, call_id: str) -> bool:
         return any(isinstance(item, FunctionCallItem) and item.call_id == call_id for item in self._items)

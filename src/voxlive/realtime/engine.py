@@ -13,6 +13,7 @@ from ..speech.llm import LLM
 from ..speech.stt import STT
 from ..speech.tts import TTS
 from ..speech.vad import SileroVAD
+from .metrics import Telemetry
 from .session import RealtimeSession, Send
 
 
@@ -67,6 +68,7 @@ class Engine:
         self._local_stt: dict[str, STT] = {}
         self.ready = asyncio.Event()
         self.sessions: dict[str, RealtimeSession] = {}
+        self.telemetry = Telemetry(settings.telemetry.otlp_endpoint, settings.telemetry.service_name)
 
     async def load(self) -> None:
         self.vad = await asyncio.to_thread(SileroVAD)
@@ -134,11 +136,14 @@ class Engine:
             stt=self.stt_for,
             vad=self.vad,
             send=send,
+            telemetry=self.telemetry,
             max_items=self.settings.server.max_items,
         )
         self.sessions[session.id] = session
+        self.telemetry.sessions.set(len(self.sessions))
         return session
 
     async def end_session(self, session: RealtimeSession) -> None:
         self.sessions.pop(session.id, None)
+        self.telemetry.sessions.set(len(self.sessions))
         await session.close()

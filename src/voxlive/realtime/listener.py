@@ -7,6 +7,7 @@ import base64
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,7 @@ from ..speech.vad import SileroVAD
 from .conversation import Conversation
 from .end_of_utterance import EndOfUtterance
 from .input_audio import InputAudioBuffer
+from .metrics import TurnMetrics
 from .turn_detector import (
     GUARDED_LOOKBACK_MS,
     SilenceStarted,
@@ -52,6 +54,7 @@ from .turn_detector import (
 log = logging.getLogger(__name__)
 
 MIN_COMMIT_MS = 100
+ARRIVALS_KEPT = 500
 PARTIAL_EVERY_MS = 700
 TRAILING_MS = 100
 """Silence kept after the speech in the transcription made at a pause."""
@@ -89,6 +92,7 @@ class Listener:
         send: Callable[[ServerEvent], None],
         respond: Callable[[], Awaitable[None]],
         interrupt: Callable[[], None],
+        anticipate: Callable[[str, Transcript | None], None] = lambda item_id, transcript: None,
         max_buffer_seconds: float = 600.0,
     ) -> None:
         self.vad = vad
@@ -97,6 +101,7 @@ class Listener:
         self.send = send
         self.respond = respond
         self.interrupt = interrupt
+        self.anticipate = anticipate
         self.buffer = InputAudioBuffer(max_buffer_seconds)
         self.transcripts: dict[str, asyncio.Task[Transcript]] = {}
         """Transcription of each committed audio item, by item id (the LLM waits for it)."""
@@ -111,6 +116,8 @@ class Listener:
         """Echo cancellation and noise suppression, when the session asks for them."""
         self.agent_audible: Callable[[], bool] | None = None
         """True while the agent's voice may be heard in the input (speech must then be clearer to count)."""
+        self._arrivals: deque[tuple[int, float]] = deque(maxlen=ARRIVALS_KEPT)
+        """(buffer position the audio reached, when it arrived), for the latest appends."""
 
     # -- configuration ---------------------------------------------------------------------------
 
@@ -164,6 +171,7 @@ class Listener:
         if self.cleanup is not None:
             samples = self.cleanup(samples, time.monotonic())
         self.buffer.append(samples)
+        self._arrivals.append((self.buffer.end, time.monotonic()))
         if self.detector is not None and turn_id is None:
             for event in self.detector.process(samples):
                 await self._on_turn_event(event)
@@ -183,7 +191,7 @@ class Listener:
                 code="input_audio_buffer_commit_empty",
             )
         turn, self.turn = self.turn, None
-        self._commit(turn.item_id if turn else new_id("item"), self.buffer.take(), None)
+        self._commit(turn.item_id if turn else new_id("item"), self.buffer.take(), None, time.monotonic())
         if self.detector is not None:
             self.detector.reset()
 
@@ -239,6 +247,7 @@ class Listener:
             self._speculate(event.at)
         elif isinstance(event, SpeechResumed) and self.turn is not None:
             self.turn.speculative = None
+            self.anticipate(self.turn.item_id, None)
             self.detector.silence_limit = self._base_silence()
         elif isinstance(event, SpeechStopped) and self.turn is not None:
             turn, self.turn = self.turn, None
@@ -248,7 +257,7 @@ class Listener:
                 )
             )
             self.detector.silence_limit = self._base_silence()
-            self._commit(turn.item_id, self.buffer.take(turn.start), turn)
+            self._commit(turn.item_id, self.buffer.take(turn.start), turn, self._arrival(event.end))
             if getattr(detection, "create_response", True):
                 await self.respond()
 
@@ -264,6 +273,8 @@ class Listener:
             # up to the pause and no further: Whisper tends to make up words in trailing silence
             self._transcribe_turn(turn, min(self.buffer.end, at + ms_to_samples(TRAILING_MS)))
         turn.speculative = turn.job
+        if turn.job is not None:
+            turn.job.add_done_callback(lambda task: self._anticipate(turn, task))
         if self.end_of_utterance is not None and turn.job is not None and self.detector is not None:
             self.detector.silence_limit = self.end_of_utterance.undecided  # until the transcript is judged
             turn.job.add_done_callback(lambda task: self._judge(turn, task))
@@ -272,6 +283,18 @@ class Listener:
         turn.job_end = self.buffer.end if end is None else end
         turn.job = asyncio.ensure_future(self._transcribe(self.buffer.audio(turn.start, turn.job_end)))
         turn.job.add_done_callback(lambda task: self._partial(turn, task))
+
+    def _arrival(self, position: int) -> float:
+        """When the audio at ``position`` arrived (the oldest arrival known if it is older)."""
+        for end, at in self._arrivals:
+            if end >= position:
+                return at
+        return time.monotonic()
+
+    def _anticipate(self, turn: Turn, task: asyncio.Task[Transcript]) -> None:
+        """The transcript up to a pause is ready and the user is still silent: the turn may end here."""
+        if self.turn is turn and turn.speculative is task and not task.cancelled() and task.exception() is None:
+            self.anticipate(turn.item_id, task.result())
 
     def _judge(self, turn: Turn, task: asyncio.Task[Transcript]) -> None:
         """Semantic end of utterance: a finished thought ends the turn sooner, an unfinished one holds it."""
@@ -316,7 +339,7 @@ class Listener:
 
     # -- commit and transcription ----------------------------------------------------------------
 
-    def _commit(self, item_id: str, audio: np.ndarray, turn: Turn | None) -> None:
+    def _commit(self, item_id: str, audio: np.ndarray, turn: Turn | None, speech_end: float) -> None:
         previous = self.conversation.last_id()
         item = MessageItem(
             id=item_id,
@@ -332,6 +355,9 @@ class Listener:
         reuse = turn.speculative if turn is not None else None
         transcribing = reuse or asyncio.ensure_future(self._transcribe(audio))
         self.transcripts[item_id] = transcribing
+        metrics = TurnMetrics(item_id=item_id, speech_end=speech_end, turn_end=time.monotonic())
+        self.conversation.turns.append(metrics)
+        transcribing.add_done_callback(lambda task: setattr(metrics, "transcript", time.monotonic()))
         transcribing.add_done_callback(lambda task: self._transcribed(item, task))
 
     async def _transcribe(self, audio: np.ndarray) -> Transcript:
@@ -382,6 +408,7 @@ class Listener:
     def _drop_turn(self) -> None:
         if self.turn is not None:
             self._cancel(self.turn.job)
+            self.anticipate(self.turn.item_id, None)
             self.turn = None
 
     @staticmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -53,6 +54,8 @@ from ..speech.llm import (
 )
 from ..speech.tts import TTS
 from .conversation import Conversation
+from .draft import Draft
+from .metrics import TurnMetrics
 from .speaker import Speaker, SpeakOptions
 
 log = logging.getLogger(__name__)
@@ -73,6 +76,9 @@ class ResponsePlan:
     """How to speak the answer; ``None`` answers in text only."""
     prepare: Callable[[], Awaitable[list[Message]]] | None = None
     """The messages of the request, once they can be known (audio items are transcribed first)."""
+    draft: Draft | None = None
+    """A reply generated ahead (during the user's pause): used if it was asked exactly this request."""
+    metrics: TurnMetrics = dataclasses.field(default_factory=TurnMetrics)
 
 
 class ResponseRunner:
@@ -99,6 +105,9 @@ class ResponseRunner:
         self._message: MessageItem | None = None
         self._calls: dict[int, FunctionCallItem] = {}
         self._usage: Usage | None = None
+        self._draft: Draft | None = None
+        self.metrics = plan.metrics
+        self.metrics.response_id = plan.response.id
         self.task: asyncio.Task[None] | None = None
 
     @property
@@ -118,9 +127,11 @@ class ResponseRunner:
         self.send(ServerEventResponseCreated(response=self.response.model_copy(deep=True)))
         finish = "stop"
         try:
-            async for event in self._llm_events():
+            async for at, event in self._llm_events():
+                if self.metrics.first_token is None:
+                    self.metrics.first_token = at
                 if isinstance(event, TextDelta):
-                    self._text(event.text)
+                    self._text(event.text, at)
                 elif isinstance(event, ToolCallStarted):
                     await self._close_message("completed")
                     self._start_call(event)
@@ -134,6 +145,7 @@ class ResponseRunner:
                     finish = event.reason
             await self._close_message("incomplete" if finish == "length" else "completed")
         except asyncio.CancelledError:
+            self._stop_drafts()
             if self.cancel_reason is None:
                 if self._speaker is not None:
                     await self._speaker.cancel()
@@ -141,6 +153,7 @@ class ResponseRunner:
             await self._finish("cancelled", ResponseCancelledDetails(reason=self.cancel_reason))
             return
         except Exception as exc:
+            self._stop_drafts()
             log.exception("response %s failed", self.id)
             error = ResponseFailedError(type="server_error", code="generation_error", message=str(exc))
             await self._finish("failed", ResponseFailedDetails(error=error))
@@ -150,15 +163,32 @@ class ResponseRunner:
         else:
             await self._finish("completed", None)
 
-    async def _llm_events(self) -> AsyncIterator[LLMEvent]:
-        if self.plan.fixed_text is None:
-            request = self.plan.request
-            if self.plan.prepare is not None:
-                request = dataclasses.replace(request, messages=await self.plan.prepare())
-            async for event in self.llm.stream(request):
-                yield event
-        elif self.plan.fixed_text:
-            yield TextDelta(self.plan.fixed_text)
+    async def _llm_events(self) -> AsyncIterator[tuple[float, LLMEvent]]:
+        """The reply's events with their arrival times: from a draft made for this very request, or a new one."""
+        if self.plan.fixed_text is not None:
+            self.metrics.request = time.monotonic()
+            if self.plan.fixed_text:
+                yield self.metrics.request, TextDelta(self.plan.fixed_text)
+            return
+        request = self.plan.request
+        if self.plan.prepare is not None:
+            request = dataclasses.replace(request, messages=await self.plan.prepare())
+        draft, self.plan.draft = self.plan.draft, None
+        if draft is not None and draft.request == request:
+            self.metrics.speculative = True
+        else:
+            if draft is not None:
+                draft.cancel()
+            draft = Draft(self.llm, request)
+        self._draft = draft
+        self.metrics.request = draft.started
+        async for timed in draft.events():
+            yield timed
+
+    def _stop_drafts(self) -> None:
+        for draft in (self._draft, self.plan.draft):
+            if draft is not None:
+                draft.cancel()
 
     # -- output items ----------------------------------------------------------------------------
 
@@ -182,7 +212,7 @@ class ResponseRunner:
             )
         )
 
-    def _text(self, delta: str) -> None:
+    def _text(self, delta: str, at: float) -> None:
         message = self._message
         if message is None:
             message = MessageItem(
@@ -198,9 +228,9 @@ class ResponseRunner:
             self.send(ServerEventResponseContentPartAdded(**self._where(message), part=part.model_copy()))
             if speak is not None:
                 assert self.tts is not None
-                self._speaker = Speaker(self.tts, speak, self._where(message), self.send, self.on_audio)
+                self._speaker = Speaker(self.tts, speak, self._where(message), self.send, self.on_audio, self.metrics)
         if self._speaker is not None:
-            self._speaker.feed(delta)
+            self._speaker.feed(delta, at)
             return
         part = message.content[0]
         assert isinstance(part, TextContentPart)
@@ -281,6 +311,7 @@ class ResponseRunner:
 
     async def _finish(self, status: Literal["completed", "cancelled", "failed", "incomplete"], details: Any) -> None:
         stop = status in ("cancelled", "failed")
+        self.metrics.status = status
         await self._close_message("completed" if status == "completed" else "incomplete", stop)
         for item in list(self._calls.values()):
             item.status = "incomplete"
@@ -298,4 +329,5 @@ class ResponseRunner:
             output_token_details=OutputTokenDetails(text_tokens=usage.output_tokens),
         )
         response.usage.input_token_details.cached_tokens_details.text_tokens = usage.cached_tokens
+        self.metrics.done = time.monotonic()
         self.send(ServerEventResponseDone(response=response.model_copy(deep=True)))

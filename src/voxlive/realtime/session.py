@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -65,11 +66,13 @@ from ..speech.audio import OUTPUT_RATES, STAGE_RATE, duration_ms, encode
 from ..speech.echo import EchoCanceller
 from ..speech.llm import LLM, LLMRequest, Message
 from ..speech.noise import NoiseSuppressor
-from ..speech.stt import STT
+from ..speech.stt import STT, Transcript
 from ..speech.tts import DEFAULT_VOICE, TTS
 from ..speech.vad import SileroVAD
 from .conversation import Conversation, chat_messages
+from .draft import Draft
 from .listener import Listener, log_failure
+from .metrics import Telemetry
 from .response import ResponsePlan, ResponseRunner
 from .speaker import SpeakOptions
 
@@ -95,6 +98,7 @@ class RealtimeSession:
         stt: Callable[[AudioInputTranscriptionOptions | None], STT],
         vad: SileroVAD,
         send: Send,
+        telemetry: Telemetry | None = None,
         max_items: int = 2000,
         max_buffer_seconds: float = 600.0,
     ) -> None:
@@ -102,8 +106,11 @@ class RealtimeSession:
         self.llm = llm
         self.tts = tts
         self.send = send
+        self.telemetry = telemetry
         self.conversation = Conversation(max_items)
         self.response: ResponseRunner | None = None
+        self.draft: Draft | None = None
+        """A reply started during the user's pause, for the turn in case it ends there."""
         self.listener = Listener(
             vad=vad,
             stt=stt,
@@ -111,6 +118,7 @@ class RealtimeSession:
             send=send,
             respond=self._respond_to_turn,
             interrupt=self._barge_in,
+            anticipate=self._anticipate,
             max_buffer_seconds=max_buffer_seconds,
         )
         self.echo: EchoCanceller | None = None
@@ -180,6 +188,7 @@ class RealtimeSession:
     async def close(self) -> None:
         """Stop any response and transcription at once; nothing is sent after this."""
         await self.listener.close()
+        self._drop_draft()
         if self.response is not None and self.response.task is not None:
             self.response.task.cancel()
             with contextlib.suppress(BaseException):  # its end is of no interest once the session is gone
@@ -434,6 +443,43 @@ class RealtimeSession:
         except ProtocolError as exc:
             self.error(exc)
 
+    def _anticipate(self, item_id: str, transcript: Transcript | None) -> None:
+        """Start the reply at a pause in the user's speech, from the transcript so far; it is used if the
+        turn ends there (and the request is unchanged), dropped if the user goes on."""
+        self._drop_draft()
+        detection = self.session.turn_detection
+        if (
+            transcript is None
+            or not transcript.text.strip()
+            or self.transcription_only
+            or self.response is not None
+            or not getattr(detection, "create_response", True)
+        ):
+            return
+        user = MessageItem(
+            id=item_id,
+            object="realtime.item",
+            role="user",
+            status="completed",
+            content=[InputAudioContentPart(transcript=transcript.text)],
+        )
+        items = [*self.conversation, user]
+        if any(_untranscribed(item) for item in items):
+            return
+        try:
+            plan = self.plan_response(ResponseCreateParams(), None)
+        except ProtocolError:
+            return  # the response itself will say what is wrong
+        messages = chat_messages(items, self._instructions(ResponseCreateParams(), None))
+        self.draft = Draft(self.llm, dataclasses.replace(plan.request, messages=messages))
+
+    def _drop_draft(self) -> None:
+        if self.draft is not None:
+            self.draft.cancel()
+            self.draft = None
+            if self.telemetry is not None:
+                self.telemetry.speculative.labels("dropped").inc()
+
     async def _context_messages(self, items: list[Item], instructions: str) -> list[Message]:
         """The chat messages of a response's context, once every audio item in it is transcribed."""
         for item in items:
@@ -465,6 +511,8 @@ class RealtimeSession:
                 code="conversation_already_has_active_response",
             )
         plan = self.plan_response(params, event.additional_instructions)
+        plan.draft, self.draft = self.draft, None
+        plan.metrics = self.conversation.turn_to_answer()
         runner = ResponseRunner(plan, self.llm, self.conversation, self.send, self.tts, self._on_audio_sent)
         self.response = runner
         runner.start().add_done_callback(lambda _: self._response_ended(runner))
@@ -472,6 +520,8 @@ class RealtimeSession:
     def _response_ended(self, runner: ResponseRunner) -> None:
         if self.response is runner:
             self.response = None
+            if self.telemetry is not None and runner.metrics.done is not None:
+                self.telemetry.record(runner.metrics, self.id)
 
     async def _response_cancel(self, event: ClientEventResponseCancel) -> None:
         runner = self.response
@@ -490,9 +540,7 @@ class RealtimeSession:
         session = self.session
         check_modalities(params.modalities, "response.modalities")
         check_tools(params, "response")
-        instructions = params.instructions if params.instructions is not None else session.instructions or ""
-        if additional_instructions:
-            instructions = f"{instructions}\n\n{additional_instructions}".strip()
+        instructions = self._instructions(params, additional_instructions)
         tools = params.tools if params.tools is not None else session.tools or []
         tool_choice = params.tool_choice if params.tool_choice is not None else session.tool_choice or "auto"
         max_tokens = params.max_output_tokens or params.max_response_output_tokens
@@ -553,6 +601,12 @@ class RealtimeSession:
             prepare=lambda: self._context_messages(items, instructions),
         )
 
+    def _instructions(self, params: ResponseCreateParams, additional_instructions: str | None) -> str:
+        instructions = params.instructions if params.instructions is not None else self.session.instructions or ""
+        if additional_instructions:
+            instructions = f"{instructions}\n\n{additional_instructions}".strip()
+        return instructions
+
     def _context_items(self, params: ResponseCreateParams) -> list[Item]:
         """What the model sees: the conversation, or the request's own input items."""
         replacement = params.input_items if params.input_items is not None else params.input
@@ -581,6 +635,13 @@ class Playback:
     @property
     def end(self) -> float:
         return self.start + self.duration_ms / 1000
+
+
+def _untranscribed(item: Item) -> bool:
+    """A user audio item whose transcript is not known yet."""
+    return isinstance(item, MessageItem) and any(
+        isinstance(part, InputAudioContentPart) and part.transcript is None for part in item.content
+    )
 
 
 def check_modalities(modalities: list[str] | None, param: str) -> None:

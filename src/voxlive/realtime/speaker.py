@@ -6,6 +6,7 @@ import asyncio
 import base64
 import contextlib
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,7 @@ from ..speech import audio as pcm
 from ..speech.alignment import BlendshapeAnimator, Viseme, WordTiming
 from ..speech.chunker import SentenceChunker
 from ..speech.tts import TTS, Speech
+from .metrics import TurnMetrics
 
 SLICE_MS = 160
 """The audio of one ``response.audio.delta``."""
@@ -81,8 +83,10 @@ class Speaker:
         where: dict[str, Any],
         send: Callable[[ServerEvent], None],
         on_audio: Callable[[str, np.ndarray], None] | None = None,
+        metrics: TurnMetrics | None = None,
     ) -> None:
         self.tts = tts
+        self.metrics = metrics
         self.options = options
         self.where = where
         self.send = send
@@ -95,9 +99,10 @@ class Speaker:
         self._visemes: list[Viseme] = []
         self._worker = asyncio.create_task(self._send_loop())
 
-    def feed(self, text: str) -> None:
+    def feed(self, text: str, at: float | None = None) -> None:
+        """More of the answer; ``at`` is when the LLM wrote it (``time.monotonic()``)."""
         for piece in self._chunker.feed(text):
-            self._queue(piece)
+            self._queue(piece, at)
 
     async def finish(self) -> SpokenAudio:
         """Speak what is left, wait until all of it is sent, and close the part's streams."""
@@ -122,8 +127,10 @@ class Speaker:
 
     # -- inside ----------------------------------------------------------------------------------
 
-    def _queue(self, piece: str) -> None:
+    def _queue(self, piece: str, at: float | None = None) -> None:
         """Start speaking a piece now (the TTS takes pieces in turn), or pass on text with no words."""
+        if self.metrics is not None and self.metrics.first_chunk is None:
+            self.metrics.first_chunk = time.monotonic() if at is None else at
         if any(ch.isalnum() for ch in speakable(piece)):
             self._pieces.put_nowait(asyncio.create_task(self._synthesize(piece)))
         else:
@@ -176,6 +183,8 @@ class Speaker:
         data = pcm.encode(block, self.options.output_format)
         self.spoken.audio += data
         self.send(ServerEventResponseAudioDelta(**self.where, delta=base64.b64encode(data).decode()))
+        if self.metrics is not None and self.metrics.first_audio is None:
+            self.metrics.first_audio = time.monotonic()
         block_start_ms = start_ms + offset * 1000 // self._rate
         self.spoken.duration_ms = start_ms + (offset + len(block)) * 1000 // self._rate
         if self.options.visemes or self.options.blendshapes:

@@ -8,6 +8,7 @@ import hmac
 import logging
 from collections.abc import AsyncIterator
 
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
@@ -82,6 +83,20 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             return JSONResponse({"status": "failed", "error": str(task.exception())}, status_code=500)
         return JSONResponse({"status": "loading"}, status_code=503)
 
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(engine.telemetry.registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def session_turns(request: Request) -> Response:
+        """The stage timings of a live session's turns, oldest first."""
+        if not authorized(request):
+            return api_error("A valid API key is required.", 401, code="invalid_api_key")
+        session_id = request.path_params["session_id"]
+        session = engine.sessions.get(session_id)
+        if session is None:
+            return api_error(f"No open session '{session_id}'.", 404, code="session_not_found")
+        turns = [turn.as_dict() for turn in session.conversation.turns]
+        return JSONResponse({"session_id": session_id, "turns": turns})
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         loading["models"] = asyncio.create_task(engine.load())
@@ -90,12 +105,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         loading["models"].cancel()
         for session in list(engine.sessions.values()):
             await engine.end_session(session)
+        engine.telemetry.shutdown()
 
     app = Starlette(
         routes=[
             WebSocketRoute("/voice-live/realtime", voicelive),
             WebSocketRoute("/v1/realtime", openai),
             Route("/health", health),
+            Route("/metrics", metrics),
+            Route("/sessions/{session_id}/turns", session_turns),
             Route("/v1/audio/speech", audio_speech, methods=["POST"]),
             Route("/v1/audio/transcriptions", audio_transcriptions, methods=["POST"]),
         ],
