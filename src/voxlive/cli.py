@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import subprocess
 import sys
+from pathlib import Path
 
 from .config import Settings
 
@@ -38,6 +40,29 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+BENCHMARKS = ("latency", "concurrency", "protocol")
+
+
+def _bench(args: argparse.Namespace) -> int:
+    """Run benchmarks from a source checkout; each prints its tables and writes benchmarks/results/NAME.json."""
+    here = [Path.cwd() / "benchmarks", Path(__file__).resolve().parents[2] / "benchmarks"]
+    folder = next((path for path in here if (path / "latency.py").exists()), None)
+    if folder is None:
+        print("voxlive bench runs from a source checkout: no benchmarks/ folder was found.", file=sys.stderr)
+        return 2
+    unknown = set(args.names) - set(BENCHMARKS)
+    if unknown:
+        print(
+            f"Unknown benchmark(s): {', '.join(sorted(unknown))}. Choose from {', '.join(BENCHMARKS)}.", file=sys.stderr
+        )
+        return 2
+    failed = 0
+    for name in args.names or BENCHMARKS:
+        print(f"\n== {name} ==", flush=True)
+        failed |= subprocess.run([sys.executable, str(folder / f"{name}.py")]).returncode
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="voxlive", description="Realtime voice agents on local models.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -50,6 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--api-key", action="append", help="require this API key (repeatable)")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.set_defaults(run=_serve)
+    bench = commands.add_parser(
+        "bench",
+        help="measure latency, concurrency and protocol speed",
+        description="Run the benchmarks (from a source checkout): each prints p50/p95 tables and writes JSON "
+        "to benchmarks/results/.",
+    )
+    bench.add_argument("names", nargs="*", metavar="NAME", help=f"any of {', '.join(BENCHMARKS)} (default: all)")
+    bench.set_defaults(run=_bench)
     return parser
 
 
