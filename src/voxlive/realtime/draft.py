@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import AsyncIterator
 
-from ..speech.llm import LLM, LLMEvent, LLMRequest
+from ..speech.chunker import SentenceChunker
+from ..speech.llm import LLM, LLMEvent, LLMRequest, TextDelta
+from ..speech.tts import TTS, Speech
+from .speaker import SpeakOptions, is_spoken, synthesize
 
 
 class Draft:
@@ -16,21 +18,34 @@ class Draft:
     A response reads it with ``events()``, which replays what was generated so far, each event with
     the time it arrived, then follows the rest. A reply started during the user's pause can so be
     used as it is when the turn ends there, and dropped with ``cancel()`` when the user goes on.
+    With ``speak``, the first piece the speaker will say is synthesized ahead too (``first_piece``).
     """
 
-    def __init__(self, llm: LLM, request: LLMRequest) -> None:
+    def __init__(
+        self, llm: LLM, request: LLMRequest, tts: TTS | None = None, speak: SpeakOptions | None = None
+    ) -> None:
         self.request = request
+        self.speak = speak
         self.started = time.monotonic()
+        self.first_piece: tuple[str, asyncio.Task[Speech]] | None = None
         self._events: list[tuple[float, LLMEvent]] = []
         self._error: BaseException | None = None
         self._changed = asyncio.Event()
-        self._task = asyncio.create_task(self._generate(llm), name="llm draft")
+        self._task = asyncio.create_task(self._generate(llm, tts), name="llm draft")
 
-    async def _generate(self, llm: LLM) -> None:
+    async def _generate(self, llm: LLM, tts: TTS | None) -> None:
+        chunker = SentenceChunker() if tts is not None and self.speak is not None else None
         try:
             async for event in llm.stream(self.request):
                 self._events.append((time.monotonic(), event))
                 self._changed.set()
+                if chunker is not None and isinstance(event, TextDelta):
+                    for piece in chunker.feed(event.text):
+                        assert tts is not None and self.speak is not None
+                        if is_spoken(piece):
+                            self.first_piece = (piece, asyncio.create_task(synthesize(tts, self.speak, piece)))
+                        chunker = None
+                        break
         except Exception as exc:  # the reader re-raises it
             self._error = exc
         finally:
@@ -59,9 +74,5 @@ class Draft:
     def cancel(self) -> None:
         """Stop generating (the LLM stops at its next token)."""
         self._task.cancel()
-
-    async def close(self) -> None:
-        """Stop generating and wait until the LLM is free."""
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        if self.first_piece is not None:
+            self.first_piece[1].cancel()

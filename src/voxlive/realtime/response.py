@@ -52,7 +52,7 @@ from ..speech.llm import (
     ToolCallStarted,
     Usage,
 )
-from ..speech.tts import TTS
+from ..speech.tts import TTS, Speech
 from .conversation import Conversation
 from .draft import Draft
 from .metrics import TurnMetrics
@@ -106,6 +106,8 @@ class ResponseRunner:
         self._calls: dict[int, FunctionCallItem] = {}
         self._usage: Usage | None = None
         self._draft: Draft | None = None
+        self._prepared: tuple[str, asyncio.Task[Speech]] | None = None
+        """The first piece of speech, synthesized ahead by the draft this response uses."""
         self.metrics = plan.metrics
         self.metrics.response_id = plan.response.id
         self.task: asyncio.Task[None] | None = None
@@ -176,6 +178,8 @@ class ResponseRunner:
         draft, self.plan.draft = self.plan.draft, None
         if draft is not None and draft.request == request:
             self.metrics.speculative = True
+            if draft.speak == self.plan.speak:
+                self._prepared = draft.first_piece
         else:
             if draft is not None:
                 draft.cancel()
@@ -228,7 +232,9 @@ class ResponseRunner:
             self.send(ServerEventResponseContentPartAdded(**self._where(message), part=part.model_copy()))
             if speak is not None:
                 assert self.tts is not None
-                self._speaker = Speaker(self.tts, speak, self._where(message), self.send, self.on_audio, self.metrics)
+                self._speaker = Speaker(
+                    self.tts, speak, self._where(message), self.send, self.on_audio, self.metrics, self._prepared
+                )
         if self._speaker is not None:
             self._speaker.feed(delta, at)
             return

@@ -471,7 +471,7 @@ class RealtimeSession:
         except ProtocolError:
             return  # the response itself will say what is wrong
         messages = chat_messages(items, self._instructions(ResponseCreateParams(), None))
-        self.draft = Draft(self.llm, dataclasses.replace(plan.request, messages=messages))
+        self.draft = Draft(self.llm, dataclasses.replace(plan.request, messages=messages), self.tts, plan.speak)
 
     def _drop_draft(self) -> None:
         if self.draft is not None:

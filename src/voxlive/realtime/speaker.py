@@ -66,6 +66,15 @@ def speakable(text: str) -> str:
     return _MARKUP.sub("", text).strip()
 
 
+def is_spoken(piece: str) -> bool:
+    """Whether a piece has words to say (else its text is only passed on in the transcript)."""
+    return any(ch.isalnum() for ch in speakable(piece))
+
+
+async def synthesize(tts: TTS, options: SpeakOptions, piece: str) -> Speech:
+    return await tts.synthesize(speakable(piece), options.voice, options.speed)
+
+
 class Speaker:
     """Turns streamed text into audio events for one audio content part.
 
@@ -84,9 +93,12 @@ class Speaker:
         send: Callable[[ServerEvent], None],
         on_audio: Callable[[str, np.ndarray], None] | None = None,
         metrics: TurnMetrics | None = None,
+        prepared: tuple[str, asyncio.Task[Speech]] | None = None,
     ) -> None:
         self.tts = tts
         self.metrics = metrics
+        self._prepared = prepared
+        """The first piece, already being synthesized (by a ``Draft``)."""
         self.options = options
         self.where = where
         self.send = send
@@ -131,13 +143,15 @@ class Speaker:
         """Start speaking a piece now (the TTS takes pieces in turn), or pass on text with no words."""
         if self.metrics is not None and self.metrics.first_chunk is None:
             self.metrics.first_chunk = time.monotonic() if at is None else at
-        if any(ch.isalnum() for ch in speakable(piece)):
-            self._pieces.put_nowait(asyncio.create_task(self._synthesize(piece)))
-        else:
+        prepared, self._prepared = self._prepared, None
+        if prepared is not None and prepared[0] != piece:
+            prepared[1].cancel()
+        if not is_spoken(piece):
             self._pieces.put_nowait(piece)
-
-    async def _synthesize(self, piece: str) -> Speech:
-        return await self.tts.synthesize(speakable(piece), self.options.voice, self.options.speed)
+        elif prepared is not None and prepared[0] == piece:
+            self._pieces.put_nowait(prepared[1])
+        else:
+            self._pieces.put_nowait(asyncio.create_task(synthesize(self.tts, self.options, piece)))
 
     async def _send_loop(self) -> None:
         while (queued := await self._pieces.get()) is not None:
