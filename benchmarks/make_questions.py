@@ -1,0 +1,85 @@
+"""Records the spoken questions the real-time benchmarks play (``latency.py``, ``concurrency.py``).
+
+Sixteen short questions a person asks a voice assistant, alternately spoken by Piper (voxlive's bundled
+voice) and by espeak-ng (en-us, 150 words per minute), trimmed to the speech with a 30 ms margin each side
+and stored as 16 kHz mono 16-bit WAV files in ``benchmarks/data/``, listed with their text, voice and
+speech duration in ``benchmarks/data/questions.json``. Run once: ``.venv/bin/python benchmarks/make_questions.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import wave
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import espeak
+
+from voxlive.speech.audio import resample
+from voxlive.speech.tts import PiperTTS
+
+DATA = Path(__file__).parent / "data"
+RATE = 16_000
+MARGIN_MS = 30
+QUESTIONS = [
+    "What is the capital of France?",
+    "How far away is the moon?",
+    "Who painted the Mona Lisa?",
+    "Can you tell me a fun fact about dolphins?",
+    "How do I boil an egg?",
+    "What's the weather usually like in London in spring?",
+    "How many days are there in a leap year?",
+    "What is the tallest mountain in the world?",
+    "Can you recommend a good movie for tonight?",
+    "How do you say hello in Japanese?",
+    "Why is the sky blue?",
+    "What should I cook for dinner tonight?",
+    "How long does it take to walk a mile?",
+    "What is the biggest animal on Earth?",
+    "Could you explain what a black hole is?",
+    "What's a good name for a puppy?",
+]
+
+
+def speech_bounds(audio: np.ndarray, frame: int = RATE // 100) -> tuple[int, int]:
+    """First and one-past-last sample of the 10 ms frames louder than 40 dB below the loudest frame."""
+    frames = audio[: len(audio) // frame * frame].astype(np.float64).reshape(-1, frame)
+    level = np.sqrt(np.mean(frames**2, axis=1))
+    loud = np.flatnonzero(level > max(level.max() / 100, 30.0))
+    return int(loud[0]) * frame, (int(loud[-1]) + 1) * frame
+
+
+async def main() -> None:
+    DATA.mkdir(exist_ok=True)
+    piper = PiperTTS()
+    await piper.load()
+    margin = RATE * MARGIN_MS // 1000
+    listing = []
+    for index, text in enumerate(QUESTIONS):
+        voice = "espeak" if index % 2 else "piper"
+        if voice == "piper":
+            spoken = await piper.synthesize(text)
+            audio = resample(spoken.audio, spoken.sample_rate, RATE)
+        else:
+            audio = espeak(text, RATE)
+        start, end = speech_bounds(audio)
+        padded = np.concatenate([np.zeros(margin, np.int16), audio, np.zeros(margin, np.int16)])
+        clip = padded[start : end + 2 * margin]  # [start - margin, end + margin) of the original
+        name = f"q{index + 1:02d}_{voice}.wav"
+        with wave.open(str(DATA / name), "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(RATE)
+            out.writeframes(clip.astype("<i2").tobytes())
+        speech_ms = (end - start) * 1000 // RATE
+        listing.append({"file": name, "text": text, "voice": voice, "speech_ms": speech_ms, "margin_ms": MARGIN_MS})
+        print(f"{name:<18} {speech_ms:>5} ms  {text}")
+    (DATA / "questions.json").write_text(json.dumps(listing, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
