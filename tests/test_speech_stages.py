@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import warnings
 
 with warnings.catch_warnings():
@@ -159,3 +160,31 @@ def test_markup_is_not_spoken(written: str, said: str) -> None:
     from voxlive.realtime.speaker import speakable
 
     assert speakable(written) == said
+
+
+async def test_a_cancelled_model_call_keeps_its_slot_until_its_thread_ends() -> None:
+    """Cancelling queued calls drops them; a running one holds the slot until its thread returns."""
+    import threading
+
+    from voxlive.speech.offload import run_in_slot
+
+    slots = asyncio.Semaphore(1)
+    release = threading.Event()
+    started: list[int] = []
+
+    def work(n: int) -> int:
+        started.append(n)
+        release.wait(10)
+        return n
+
+    calls = [asyncio.create_task(run_in_slot(slots, work, n)) for n in range(5)]
+    while not started:
+        await asyncio.sleep(0.01)
+    for call in calls:
+        call.cancel()
+    await asyncio.sleep(0.05)
+    assert slots.locked()  # the running thread still holds it
+    release.set()
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    assert all(isinstance(r, asyncio.CancelledError) for r in results)
+    assert started == [0] and not slots.locked()

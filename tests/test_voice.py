@@ -208,6 +208,26 @@ async def test_manual_commit_clear_and_retrieve(client: Client, piper) -> None:
     assert "rome" in done["output"][0]["content"][0]["text"].lower()
 
 
+async def test_without_transcription_a_turn_is_transcribed_only_when_a_response_reads_it(
+    client: Client, piper
+) -> None:
+    await configure(client, turn_detection=None, input_audio_transcription=None)
+    await stream_pcm(client.send, await spoken(piper, "What is the capital of Spain?"), speed=50)
+    await client.send({"type": "input_audio_buffer.commit"})
+    committed = (await client.until("input_audio_buffer.committed"))[-1]
+    await client.send({"type": "conversation.item.retrieve", "item_id": committed["item_id"]})
+    retrieved = (await client.until("conversation.item.retrieved"))[-1]["item"]
+    assert retrieved["content"][0].get("transcript") is None  # nothing has needed it yet
+
+    await client.send({"type": "response.create", "response": {"modalities": ["text"]}})
+    events = await client.until("response.done")
+    assert "madrid" in events[-1]["response"]["output"][0]["content"][0]["text"].lower()
+    assert not [e for e in events if e["type"].startswith("conversation.item.input_audio_transcription")]
+    await client.send({"type": "conversation.item.retrieve", "item_id": committed["item_id"]})
+    retrieved = (await client.until("conversation.item.retrieved"))[-1]["item"]
+    assert "spain" in retrieved["content"][0]["transcript"].lower()
+
+
 async def test_azure_audio_turns(client: Client, piper) -> None:
     await configure(client, turn_detection=None, modalities=["text"])
     question = await spoken(piper, "What is the capital of Spain?")

@@ -243,7 +243,7 @@ class Listener:
             )
             if getattr(detection, "interrupt_response", True):
                 self.interrupt()
-        elif isinstance(event, SilenceStarted) and self.turn is not None:
+        elif isinstance(event, SilenceStarted) and self.turn is not None and self._needs_early_transcript():
             self._speculate(event.at)
         elif isinstance(event, SpeechResumed) and self.turn is not None:
             self.turn.speculative = None
@@ -260,6 +260,15 @@ class Listener:
             self._commit(turn.item_id, self.buffer.take(turn.start), turn, self._arrival(event.end))
             if getattr(detection, "create_response", True):
                 await self.respond()
+
+    def _needs_early_transcript(self) -> bool:
+        """Whether a pause's transcript has a use: judging the end of the turn, drafting the reply, partials."""
+        detection = self.session.turn_detection if self.session else None
+        return (
+            self.end_of_utterance is not None
+            or self.transcription is not None
+            or getattr(detection, "create_response", True)
+        )
 
     def _base_silence(self) -> int:
         assert self.session is not None
@@ -352,13 +361,31 @@ class Listener:
         self.conversation.user_audio[item_id] = audio
         self.send(ServerEventInputAudioBufferCommitted(item_id=item_id, previous_item_id=previous))
         self.send(ServerEventConversationItemCreated(previous_item_id=previous, item=item.model_copy(deep=True)))
+        self.conversation.turns.append(TurnMetrics(item_id=item_id, speech_end=speech_end, turn_end=time.monotonic()))
         reuse = turn.speculative if turn is not None else None
-        transcribing = reuse or asyncio.ensure_future(self._transcribe(audio))
-        self.transcripts[item_id] = transcribing
-        metrics = TurnMetrics(item_id=item_id, speech_end=speech_end, turn_end=time.monotonic())
-        self.conversation.turns.append(metrics)
-        transcribing.add_done_callback(lambda task: setattr(metrics, "transcript", time.monotonic()))
-        transcribing.add_done_callback(lambda task: self._transcribed(item, task))
+        if reuse is not None or self.transcription is not None:
+            self._start_transcript(item, reuse)
+
+    def transcript(self, item_id: str) -> asyncio.Task[Transcript] | None:
+        """The transcription of a committed audio item; started now if nothing needed it before."""
+        task = self.transcripts.get(item_id)
+        if task is None and item_id in self.conversation.user_audio:
+            item = self.conversation.get(item_id)
+            assert isinstance(item, MessageItem)
+            task = self._start_transcript(item)
+        return task
+
+    def _start_transcript(
+        self, item: MessageItem, reuse: asyncio.Task[Transcript] | None = None
+    ) -> asyncio.Task[Transcript]:
+        assert item.id is not None
+        task = reuse or asyncio.ensure_future(self._transcribe(self.conversation.user_audio[item.id]))
+        self.transcripts[item.id] = task
+        metrics = next((turn for turn in reversed(self.conversation.turns) if turn.item_id == item.id), None)
+        if metrics is not None:
+            task.add_done_callback(lambda _: setattr(metrics, "transcript", time.monotonic()))
+        task.add_done_callback(lambda done: self._transcribed(item, done))
+        return task
 
     async def _transcribe(self, audio: np.ndarray) -> Transcript:
         options = self.transcription

@@ -483,7 +483,7 @@ class RealtimeSession:
     async def _context_messages(self, items: list[Item], instructions: str) -> list[Message]:
         """The chat messages of a response's context, once every audio item in it is transcribed."""
         for item in items:
-            task = self.listener.transcripts.get(item.id or "")
+            task = self.listener.transcript(item.id or "")
             if task is None or not isinstance(item, MessageItem):
                 continue
             try:

@@ -13,6 +13,7 @@ import numpy as np
 from . import files
 from .assets import whisper_model_dir
 from .audio import STAGE_RATE, to_int16
+from .offload import run_in_slot
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +76,7 @@ class WhisperSTT:
         self, audio: np.ndarray, *, language: str | None = None, prompt: str | None = None
     ) -> Transcript:
         await self.load()
-        async with self._slots:
-            return await asyncio.to_thread(self._transcribe, audio, language, prompt)
+        return await run_in_slot(self._slots, self._transcribe, audio, language, prompt)
 
     def _transcribe(self, audio: np.ndarray, language: str | None, prompt: str | None) -> Transcript:
         if not self.multilingual:

@@ -14,6 +14,7 @@ import numpy as np
 
 from .alignment import PhonemeTiming, Viseme, WordTiming, visemes, word_timings
 from .assets import piper_voice_path
+from .offload import run_in_slot
 
 DEFAULT_VOICE = "en_US-joe-medium"
 OPENAI_VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar")
@@ -90,8 +91,7 @@ class PiperTTS:
     async def synthesize(self, text: str, voice: str = DEFAULT_VOICE, speed: float = 1.0) -> Speech:
         await self.load(voice)
         name = self.resolve(voice)
-        async with self._slots:
-            return await asyncio.to_thread(self._synthesize, name, text, speed)
+        return await run_in_slot(self._slots, self._synthesize, name, text, speed)
 
     def _phonemize_word(self, name: str, word: str) -> list[str]:
         """The phonemes of one word alone (cached: the same words come back all the time)."""

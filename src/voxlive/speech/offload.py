@@ -1,0 +1,24 @@
+"""Model calls off the event loop, a bounded number at a time."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+async def run_in_slot(slots: asyncio.Semaphore, function: Callable[..., T], *args: Any) -> T:
+    """Run ``function(*args)`` in a worker thread once one of ``slots`` is free.
+
+    Cancelled while waiting, it never runs; cancelled while running, it still holds its slot until the
+    thread ends (a thread cannot be stopped), so the bound holds and work does not pile up behind it.
+    """
+    async with slots:
+        work = asyncio.ensure_future(asyncio.to_thread(function, *args))
+        try:
+            return await asyncio.shield(work)
+        except asyncio.CancelledError:
+            await asyncio.wait([work])
+            raise
