@@ -30,6 +30,8 @@ def transcript(text: str, last_probability: float = 0.95) -> Transcript:
         ("I would like to book a table for", False),
         ("I would like to book a table for.", False),
         ("Could you tell me the way to?", False),
+        ("Could you explain what a black hole is?", True),
+        ("Do you know where it is", False),
         ("My favorite kind of music is...", False),
         ("I need eggs, milk and", False),
         ("So, um,", False),
@@ -43,6 +45,9 @@ def test_completeness_reads_the_end_of_the_sentence(text: str, finished: bool) -
 def test_an_unsure_last_word_leans_to_unfinished() -> None:
     assert completeness(transcript("I would like to book a table for it.", last_probability=0.68)) <= 0.3
     assert completeness(transcript("I would like to book a table for it.", last_probability=0.9)) >= 0.6
+    # elsewhere an unsure last word leaves the turn undecided, and a question mark is trusted
+    assert 0.3 < completeness(transcript("Who painted the Mona Lisa.", last_probability=0.4)) < 0.6
+    assert completeness(transcript("How far away is the moon?", last_probability=0.38)) >= 0.6
 
 
 def test_filler_words_can_be_ignored() -> None:

@@ -25,6 +25,18 @@ UNFINISHED_ENDINGS = frozenset(
 )  # fmt: skip
 """Words a finished sentence rarely ends with: after them the speaker is most likely still going."""
 
+QUESTION_ENDINGS = frozenset(
+    {"is", "are", "was", "were", "am", "be", "been", "do", "does", "did", "have", "has", "had", "can", "could",
+     "will", "would", "should", "shall", "may", "might", "must"}
+)  # fmt: skip
+"""Of those, the verbs a question may well end with ("… what a black hole is?")."""
+
+LINKING_WORDS = frozenset(
+    {"to", "for", "of", "with", "without", "about", "at", "by", "from", "in", "into", "on", "onto", "over", "under",
+     "after", "before", "between", "through", "and", "or", "but", "because", "so", "than", "as", "like", "if"}
+)  # fmt: skip
+"""Prepositions and conjunctions: a phrase that ends with one plus an unsure word was most likely cut short."""
+
 SURE_WORD = 0.75
 _LEVELS = {"low": 0.45, "default": 0.6, "medium": 0.6, "high": 0.75}
 """How sure the judgement must be that the thought is finished before the turn ends early."""
@@ -35,13 +47,16 @@ def completeness(transcript: Transcript, remove_fillers: bool = False) -> float:
 
     A lexical judgement made for speed: it reads the last word and the punctuation the recognizer
     put at the end (Whisper ends finished sentences with ``.``, ``?`` or ``!`` and trails off with
-    ``...``). A last word the recognizer is not sure of (probability under 0.75) is often one it made
-    up to round the sentence off ("a table for it."), so the judgement then leans to unfinished.
+    ``...``). A last word the recognizer is not sure of (probability under 0.75) may be one it made
+    up to round the sentence off ("a table for it."): after a preposition or conjunction the turn is
+    then judged unfinished, elsewhere undecided. A question mark is trusted either way.
     """
     score = _lexical(transcript.text, remove_fillers)
-    if transcript.words and transcript.words[-1].probability < SURE_WORD:
-        return min(score, 0.3)
-    return score
+    words = transcript.words
+    if not words or words[-1].probability >= SURE_WORD or transcript.text.rstrip().endswith("?"):
+        return score
+    before = words[-2].text.strip(".,?!").lower() if len(words) > 1 else ""
+    return 0.15 if before in LINKING_WORDS else min(score, 0.5)
 
 
 def _lexical(text: str, remove_fillers: bool) -> float:
@@ -55,7 +70,7 @@ def _lexical(text: str, remove_fillers: bool) -> float:
     last = spoken[-1]
     if tail.startswith(("...", "…", "-", ",", ";", ":")):
         return 0.1
-    if last in UNFINISHED_ENDINGS:
+    if last in UNFINISHED_ENDINGS and not (tail.startswith("?") and last in QUESTION_ENDINGS):
         return 0.15
     if last in FILLER_WORDS:
         return 0.25
