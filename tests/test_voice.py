@@ -208,9 +208,7 @@ async def test_manual_commit_clear_and_retrieve(client: Client, piper) -> None:
     assert "rome" in done["output"][0]["content"][0]["text"].lower()
 
 
-async def test_without_transcription_a_turn_is_transcribed_only_when_a_response_reads_it(
-    client: Client, piper
-) -> None:
+async def test_without_transcription_a_turn_is_transcribed_only_when_a_response_reads_it(client: Client, piper) -> None:
     await configure(client, turn_detection=None, input_audio_transcription=None)
     await stream_pcm(client.send, await spoken(piper, "What is the capital of Spain?"), speed=50)
     await client.send({"type": "input_audio_buffer.commit"})

@@ -36,6 +36,8 @@ class LLMSettings(_Section):
     api_key: str | None = None
     model: str = "gpt-4o-mini"
     """The model name sent to an OpenAI-compatible service."""
+    vision: bool = False
+    """The OpenAI-compatible model reads images (the video agent at ``/ws/video`` needs one)."""
 
 
 class STTSettings(_Section):

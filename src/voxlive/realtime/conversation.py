@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
 from ..protocol import (
     FunctionCallItem,
     FunctionCallOutputItem,
+    InputImageContentPart,
     Item,
     MessageItem,
     ProtocolError,
@@ -84,16 +86,22 @@ class Conversation:
         return any(isinstance(item, FunctionCallItem) and item.call_id == call_id for item in self._items)
 
 
-def chat_messages(items: list[Item], instructions: str) -> list[Message]:
+def chat_messages(items: list[Item], instructions: str, images: bool = False) -> list[Message]:
     """The conversation as chat-completion messages, instructions first.
 
-    User audio counts by its transcript; consecutive function calls become one assistant turn.
+    User audio counts by its transcript; consecutive function calls become one assistant turn. With
+    ``images`` (a vision model), a message with images has a list of text and ``image_url`` parts.
     """
     messages: list[Message] = [{"role": "system", "content": instructions}] if instructions else []
     for item in items:
         if isinstance(item, MessageItem):
             text = "".join(_part_text(part) for part in item.content).strip()
-            if text:
+            pictures = [p.image_url for p in item.content if isinstance(p, InputImageContentPart) and p.image_url]
+            if images and pictures:
+                parts: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
+                parts += [{"type": "image_url", "image_url": {"url": url}} for url in pictures]
+                messages.append({"role": item.role, "content": parts})
+            elif text:
                 messages.append({"role": item.role, "content": text})
         elif isinstance(item, FunctionCallItem):
             call = {

@@ -23,7 +23,7 @@ def build_llm(settings: Settings) -> LLM:
     if llm.provider == "openai":
         from ..speech.openai_compatible_llm import OpenAICompatibleLLM
 
-        return OpenAICompatibleLLM(base_url=llm.base_url, api_key=llm.api_key, model=llm.model)
+        return OpenAICompatibleLLM(base_url=llm.base_url, api_key=llm.api_key, model=llm.model, vision=llm.vision)
     from ..speech.llama_cpp_llm import LlamaCppLLM
 
     return LlamaCppLLM(llm.model_path, n_ctx=llm.context_tokens)
@@ -67,10 +67,17 @@ class Engine:
         self.vad: SileroVAD | None = None
         self._local_stt: dict[str, STT] = {}
         self.ready = asyncio.Event()
+        self._loading: asyncio.Future[None] | None = None
         self.sessions: dict[str, RealtimeSession] = {}
         self.telemetry = Telemetry(settings.telemetry.otlp_endpoint, settings.telemetry.service_name)
 
     async def load(self) -> None:
+        """Load and warm up every stage, once however often it is called."""
+        if self._loading is None:
+            self._loading = asyncio.ensure_future(self._load())
+        await asyncio.shield(self._loading)
+
+    async def _load(self) -> None:
         self.vad = await asyncio.to_thread(SileroVAD)
         await asyncio.gather(self.llm.load(), self.stt.load(), self.tts.load())
         await self.warm_up()

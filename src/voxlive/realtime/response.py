@@ -56,6 +56,7 @@ from ..speech.tts import TTS, Speech
 from .conversation import Conversation
 from .draft import Draft
 from .metrics import TurnMetrics
+from .observer import ResponseObserver
 from .speaker import Speaker, SpeakOptions
 
 log = logging.getLogger(__name__)
@@ -92,8 +93,11 @@ class ResponseRunner:
         send: Callable[[ServerEvent], None],
         tts: TTS | None = None,
         on_audio: Callable[[str, np.ndarray], None] | None = None,
+        observer: ResponseObserver | None = None,
     ) -> None:
         self.plan = plan
+        self.observer = observer
+        self._muted = False
         self.response = plan.response
         self.llm = llm
         self.tts = tts
@@ -230,18 +234,45 @@ class ResponseRunner:
             )
             message.content.append(part)
             self.send(ServerEventResponseContentPartAdded(**self._where(message), part=part.model_copy()))
-            if speak is not None:
+            if speak is not None and not self._muted:
                 assert self.tts is not None
                 self._speaker = Speaker(
-                    self.tts, speak, self._where(message), self.send, self.on_audio, self.metrics, self._prepared
+                    self.tts,
+                    speak,
+                    self._where(message),
+                    self.send,
+                    self.on_audio,
+                    self.metrics,
+                    self._prepared,
+                    self.observer,
                 )
+        assert message.id is not None
+        if self.observer is not None:
+            self.observer.text(message.id, delta)
         if self._speaker is not None:
             self._speaker.feed(delta, at)
             return
         part = message.content[0]
+        if isinstance(part, AudioContentPart):
+            return  # muted: the rest is not spoken
         assert isinstance(part, TextContentPart)
         part.text += delta
         self.send(ServerEventResponseTextDelta(**self._where(message), delta=delta))
+
+    async def mute(self) -> None:
+        """Stop speaking at once and say nothing more in this response; the LLM goes on. The message keeps the
+        transcript of what was spoken, and the text written after reaches only the observer."""
+        speaker, message = self._speaker, self._message
+        self._muted = True
+        if speaker is None or message is None:
+            return
+        self._speaker = None
+        spoken = await speaker.cancel()
+        part = message.content[0]
+        assert isinstance(part, AudioContentPart) and message.id is not None
+        part.transcript = spoken.transcript
+        if self.plan.add_to_conversation:
+            self.conversation.spoken[message.id] = spoken
 
     def _where(self, item: Item) -> dict[str, Any]:
         assert item.id is not None
@@ -264,8 +295,7 @@ class ResponseRunner:
             part.transcript = spoken.transcript
             if self.plan.add_to_conversation:
                 self.conversation.spoken[message.id] = spoken
-        else:
-            assert isinstance(part, TextContentPart)
+        elif isinstance(part, TextContentPart):
             self.send(ServerEventResponseTextDone(**self._where(message), text=part.text))
         self._message = self._speaker = None
         self.send(ServerEventResponseContentPartDone(**self._where(message), part=part.model_copy()))

@@ -73,6 +73,7 @@ from .conversation import Conversation, chat_messages
 from .draft import Draft
 from .listener import Listener, log_failure
 from .metrics import Telemetry
+from .observer import ResponseObserver
 from .response import ResponsePlan, ResponseRunner
 from .speaker import SpeakOptions
 
@@ -111,6 +112,10 @@ class RealtimeSession:
         self.response: ResponseRunner | None = None
         self.draft: Draft | None = None
         """A reply started during the user's pause, for the turn in case it ends there."""
+        self.observer: ResponseObserver | None = None
+        """An in-process face's view of each response (LLM text as written, spoken pieces)."""
+        self.speak_overrides: dict[str, Any] = {}
+        """``SpeakOptions`` fields an in-process face sets for every response (piece sizes, synthesis ahead)."""
         self.listener = Listener(
             vad=vad,
             stt=stt,
@@ -470,7 +475,7 @@ class RealtimeSession:
             plan = self.plan_response(ResponseCreateParams(), None)
         except ProtocolError:
             return  # the response itself will say what is wrong
-        messages = chat_messages(items, self._instructions(ResponseCreateParams(), None))
+        messages = chat_messages(items, self._instructions(ResponseCreateParams(), None), self.llm.vision)
         self.draft = Draft(self.llm, dataclasses.replace(plan.request, messages=messages), self.tts, plan.speak)
 
     def _drop_draft(self) -> None:
@@ -493,7 +498,7 @@ class RealtimeSession:
             part = item.content[0]
             if isinstance(part, InputAudioContentPart) and part.transcript is None:
                 part.transcript = transcript.text
-        return chat_messages(items, instructions)
+        return chat_messages(items, instructions, self.llm.vision)
 
     # -- responses -------------------------------------------------------------------------------
 
@@ -513,7 +518,9 @@ class RealtimeSession:
         plan = self.plan_response(params, event.additional_instructions)
         plan.draft, self.draft = self.draft, None
         plan.metrics = self.conversation.turn_to_answer()
-        runner = ResponseRunner(plan, self.llm, self.conversation, self.send, self.tts, self._on_audio_sent)
+        runner = ResponseRunner(
+            plan, self.llm, self.conversation, self.send, self.tts, self._on_audio_sent, self.observer
+        )
         self.response = runner
         runner.start().add_done_callback(lambda _: self._response_ended(runner))
 
@@ -579,6 +586,7 @@ class RealtimeSession:
             visemes="viseme_id" in animation,
             blendshapes="blendshapes" in animation,
         )
+        speak = dataclasses.replace(speak, **self.speak_overrides)
         response = Response(
             id=new_id("resp"),
             status="in_progress",

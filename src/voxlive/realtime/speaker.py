@@ -7,6 +7,7 @@ import base64
 import contextlib
 import re
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,7 @@ from ..speech.alignment import BlendshapeAnimator, Viseme, WordTiming
 from ..speech.chunker import SentenceChunker
 from ..speech.tts import TTS, Speech
 from .metrics import TurnMetrics
+from .observer import ResponseObserver
 
 SLICE_MS = 160
 """The audio of one ``response.audio.delta``."""
@@ -44,6 +46,12 @@ class SpeakOptions:
     visemes: bool = False
     blendshapes: bool = False
     speed: float = 1.0
+    min_chars: int = 40
+    """A piece after the first ends at the first sentence end once it has this many characters."""
+    max_chars: int = 220
+    """No piece is longer (it is cut at a clause, else at a space)."""
+    ahead: int = 3
+    """At most this many pieces are being synthesized or waiting to be sent at once (1: one at a time)."""
 
 
 @dataclass
@@ -75,11 +83,19 @@ async def synthesize(tts: TTS, options: SpeakOptions, piece: str) -> Speech:
     return await tts.synthesize(speakable(piece), options.voice, options.speed)
 
 
+@dataclass
+class _Piece:
+    text: str
+    spoken: bool
+    speech: asyncio.Task[Speech] | None = None
+    """Its synthesis, once started."""
+
+
 class Speaker:
     """Turns streamed text into audio events for one audio content part.
 
     ``feed`` takes text as the LLM writes it; a ``SentenceChunker`` cuts it into pieces, the TTS
-    speaks piece N+1 while piece N is being sent, and each piece goes out in ``SLICE_MS`` slices
+    speaks the next pieces (up to ``options.ahead``) while one is sent, and each goes out in ``SLICE_MS`` slices
     with the transcript of the words that start in it, word timestamps, visemes and blendshape
     frames, all timed from the start of the message's audio. ``on_audio(item_id, samples)`` receives
     each slice as 16 kHz int16 (the reference for echo cancellation).
@@ -94,18 +110,22 @@ class Speaker:
         on_audio: Callable[[str, np.ndarray], None] | None = None,
         metrics: TurnMetrics | None = None,
         prepared: tuple[str, asyncio.Task[Speech]] | None = None,
+        observer: ResponseObserver | None = None,
     ) -> None:
         self.tts = tts
         self.metrics = metrics
         self._prepared = prepared
         """The first piece, already being synthesized (by a ``Draft``)."""
+        self.observer = observer
         self.options = options
         self.where = where
         self.send = send
         self.on_audio = on_audio
         self.spoken = SpokenAudio()
-        self._chunker = SentenceChunker()
-        self._pieces: asyncio.Queue[asyncio.Task[Speech] | str | None] = asyncio.Queue()
+        self._chunker = SentenceChunker(min(12, options.min_chars), options.min_chars, options.max_chars)
+        self._pieces: deque[_Piece] = deque()
+        self._arrived = asyncio.Event()
+        self._closed = False
         self._rate = pcm.OUTPUT_RATES[options.output_format]
         self._animator = BlendshapeAnimator()
         self._visemes: list[Viseme] = []
@@ -120,7 +140,8 @@ class Speaker:
         """Speak what is left, wait until all of it is sent, and close the part's streams."""
         for piece in self._chunker.flush():
             self._queue(piece)
-        self._pieces.put_nowait(None)
+        self._closed = True
+        self._arrived.set()
         await self._worker
         self._close()
         return self.spoken
@@ -130,10 +151,12 @@ class Speaker:
         self._worker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._worker
-        while not self._pieces.empty():
-            queued = self._pieces.get_nowait()
-            if isinstance(queued, asyncio.Task):
-                queued.cancel()
+        for piece in self._pieces:
+            if piece.speech is not None:
+                piece.speech.cancel()
+        self._pieces.clear()
+        if self._prepared is not None:
+            self._prepared[1].cancel()
         self._close()
         return self.spoken
 
@@ -143,22 +166,48 @@ class Speaker:
         """Start speaking a piece now (the TTS takes pieces in turn), or pass on text with no words."""
         if self.metrics is not None and self.metrics.first_chunk is None:
             self.metrics.first_chunk = time.monotonic() if at is None else at
+        entry = _Piece(piece, is_spoken(piece))
         prepared, self._prepared = self._prepared, None
-        if prepared is not None and prepared[0] != piece:
+        if prepared is not None and prepared[0] == piece and entry.spoken:
+            entry.speech = prepared[1]
+        elif prepared is not None:
             prepared[1].cancel()
-        if not is_spoken(piece):
-            self._pieces.put_nowait(piece)
-        elif prepared is not None and prepared[0] == piece:
-            self._pieces.put_nowait(prepared[1])
-        else:
-            self._pieces.put_nowait(asyncio.create_task(synthesize(self.tts, self.options, piece)))
+        self._pieces.append(entry)
+        if entry.spoken and self.observer is not None:
+            self.observer.piece_queued(self.where["item_id"], piece)
+        self._start_ahead()
+        self._arrived.set()
+
+    def _start_ahead(self) -> None:
+        """Start synthesizing queued pieces, in order, while fewer than ``ahead`` are started and unsent."""
+        started = sum(1 for piece in self._pieces if piece.speech is not None)
+        for piece in self._pieces:
+            if started >= self.options.ahead:
+                return
+            if piece.spoken and piece.speech is None:
+                piece.speech = asyncio.create_task(synthesize(self.tts, self.options, piece.text))
+                started += 1
 
     async def _send_loop(self) -> None:
-        while (queued := await self._pieces.get()) is not None:
-            if isinstance(queued, str):
-                self._transcript(queued)
+        while True:
+            while not self._pieces:
+                if self._closed:
+                    return
+                self._arrived.clear()
+                await self._arrived.wait()
+            piece = self._pieces[0]
+            if not piece.spoken:
+                self._pieces.popleft()
+                self._transcript(piece.text)
                 continue
-            self._send_speech(await queued)
+            if piece.speech is None:
+                piece.speech = asyncio.create_task(synthesize(self.tts, self.options, piece.text))
+            speech = await piece.speech
+            self._pieces.popleft()
+            self._send_speech(speech)
+            if self.observer is not None:
+                self.observer.piece_sent(self.where["item_id"], piece.text, speech)
+            self._start_ahead()
 
     def _send_speech(self, speech: Speech) -> None:
         start_ms = self.spoken.duration_ms

@@ -56,6 +56,34 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         await websocket.accept()
         await serve_connection(websocket, engine, dialect)
 
+    async def agent_endpoint(websocket: WebSocket, video: bool) -> None:
+        """The VoiceAgent / VideoAgent WebSocket protocol: one agent per connection, on the server's engine."""
+        from ..agent import VideoAgent, VoiceAgent
+
+        if not key_is_valid(presented_key(websocket), settings.server.api_keys):
+            await _deny(websocket, 401, "invalid_api_key", "A valid API key is required.")
+            return
+        if len(engine.sessions) >= settings.server.max_sessions:
+            await _deny(websocket, 503, "too_many_sessions", "The server holds its maximum number of sessions.")
+            return
+        await websocket.accept()
+        try:
+            agent = VideoAgent(engine=engine) if video else VoiceAgent(engine=engine)
+        except ValueError as exc:  # no vision model for the video agent
+            await websocket.send_json({"type": "error", "error": str(exc)})
+            await websocket.close(code=1011, reason="This server has no vision model.")
+            return
+        try:
+            await agent.handle_socket(websocket)
+        finally:
+            await agent.destroy()
+
+    async def voice_agent(websocket: WebSocket) -> None:
+        await agent_endpoint(websocket, video=False)
+
+    async def video_agent(websocket: WebSocket) -> None:
+        await agent_endpoint(websocket, video=True)
+
     async def voicelive(websocket: WebSocket) -> None:
         await endpoint(websocket, VOICELIVE)
 
@@ -111,6 +139,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         routes=[
             WebSocketRoute("/voice-live/realtime", voicelive),
             WebSocketRoute("/v1/realtime", openai),
+            WebSocketRoute("/ws/voice", voice_agent),
+            WebSocketRoute("/ws/video", video_agent),
             Route("/health", health),
             Route("/metrics", metrics),
             Route("/sessions/{session_id}/turns", session_turns),

@@ -17,7 +17,9 @@ from .llm import (
     LLMRequest,
     Message,
     TextDelta,
+    ToolCallDelta,
     ToolCallDone,
+    ToolCallStarted,
     Usage,
 )
 from .tool_call_parser import ToolCallTextParser, UnknownToolError
@@ -76,6 +78,7 @@ class LlamaCppLLM:
         self._lock = asyncio.Lock()
         self._loading: asyncio.Future[None] | None = None
         self._openers: list[int] | None = None
+        self.vision = False
 
     async def load(self) -> None:
         """Load the model once, however many callers ask at the same time."""
@@ -105,7 +108,7 @@ class LlamaCppLLM:
 
     def _prompt_tokens(self, request: LLMRequest, tools: list[dict[str, Any]] | None, budget: int) -> list[int]:
         """The prompt as tokens; the oldest turns are dropped until it fits the context."""
-        messages: list[Message] = [_for_template(m) for m in request.messages]
+        messages = _for_template(request.messages)
         while True:
             prompt = self._format(messages=messages, tools=tools).prompt
             tokens: list[int] = self._llama.tokenize(prompt.encode(), add_bos=False, special=True)
@@ -113,8 +116,6 @@ class LlamaCppLLM:
             if len(tokens) <= budget or len(messages) - first <= 1:
                 return tokens[-budget:]
             del messages[first]
-            while len(messages) > first + 1 and messages[first]["role"] == "tool":
-                del messages[first]
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[LLMEvent]:
         """Stream a reply.
@@ -208,50 +209,105 @@ class LlamaCppLLM:
         async with self._lock:
             worker = loop.run_in_executor(None, generate)
             try:
-                async for event in self._events(queue, names if tools else None):
+                async for event in self._events(queue, names if tools else None, _answered(request.messages)):
                     yield event
             finally:
                 stop.set()
                 await asyncio.shield(worker)
 
     async def _events(
-        self, queue: asyncio.Queue[tuple[str, Any]], tool_names: set[str] | None
+        self, queue: asyncio.Queue[tuple[str, Any]], tool_names: set[str] | None, answered: set[tuple[str, str]]
     ) -> AsyncIterator[LLMEvent]:
         parser = ToolCallTextParser(tool_names) if tool_names is not None else None
         text = ""
         prompt_tokens = cached = 0
-        called = False
+        calls = _Calls(answered)
         while True:
             kind, value = await queue.get()
             if kind == "prompt":
                 prompt_tokens, cached = value
-            elif kind == "text":
-                text += value
-                for event in parser.feed(value) if parser else [TextDelta(value)]:
-                    called |= isinstance(event, ToolCallDone)
-                    yield event
-            elif kind == "error":
+                continue
+            if kind == "error":
                 raise value
-            else:
-                for event in parser.finish() if parser else []:
-                    called |= isinstance(event, ToolCallDone)
-                    yield event
+            if kind == "text":
+                text += value
+            events = (parser.feed(value) if parser else [TextDelta(value)]) if kind == "text" else []
+            events += parser.finish() if parser and kind == "end" else []
+            for event in events:
+                ready = calls.take(event)
+                if ready is None:  # the same call again: the model is going round in circles, so the reply ends
+                    kind, value = "end", "tool_calls"
+                    break
+                for out in ready:
+                    yield out
+            if kind == "end":
                 output_tokens = await asyncio.to_thread(self.count_tokens, text) if text else 0
                 yield Usage(prompt_tokens, output_tokens, cached)
-                yield Finished("length" if value == "length" else "tool_calls" if called else "stop")
+                yield Finished("length" if value == "length" else "tool_calls" if calls.made else "stop")
                 return
 
 
-def _for_template(message: Message) -> Message:
-    """A chat message as the chat template expects it (tool-call arguments as objects)."""
-    if not message.get("tool_calls"):
-        return {**message, "content": message.get("content") or ""}
-    calls = []
-    for call in message["tool_calls"]:
-        function = call["function"]
-        try:
-            arguments = json.loads(function["arguments"] or "{}")
-        except ValueError:
-            arguments = function["arguments"]
-        calls.append({**call, "function": {**function, "arguments": arguments}})
-    return {**message, "content": message.get("content") or "", "tool_calls": calls}
+class AlreadyAnsweredError(UnknownToolError):
+    """The model repeated a call whose result the conversation already holds."""
+
+
+class _Calls:
+    """Holds each tool call's events until it is complete. A call repeating one already made in the reply is
+    never passed on; one repeating a call the conversation already has the result of is an ``AlreadyAnsweredError``
+    (the reply is then generated again, without calls: the model meant to answer)."""
+
+    def __init__(self, answered: set[tuple[str, str]]) -> None:
+        self.answered = answered
+        self.made: set[tuple[str, str]] = set()
+        self._pending: dict[int, list[LLMEvent]] = {}
+
+    def take(self, event: LLMEvent) -> list[LLMEvent] | None:
+        """The events to pass on now; ``None`` for a repeated call."""
+        if isinstance(event, ToolCallStarted | ToolCallDelta):
+            self._pending.setdefault(event.index, []).append(event)
+            return []
+        if isinstance(event, ToolCallDone):
+            held = self._pending.pop(event.index, [])
+            key = (event.name, _canonical(event.arguments))
+            if key in self.answered:
+                raise AlreadyAnsweredError(event.name)
+            if key in self.made:
+                return None
+            self.made.add(key)
+            return [*held, event]
+        return [event]
+
+
+def _canonical(arguments: str) -> str:
+    try:
+        return json.dumps(json.loads(arguments or "{}"), sort_keys=True)
+    except ValueError:
+        return arguments
+
+
+def _answered(messages: list[Message]) -> set[tuple[str, str]]:
+    """The calls in the conversation that have a result: (name, arguments)."""
+    results = {m.get("tool_call_id") for m in messages if m.get("role") == "tool"}
+    return {
+        (call["function"]["name"], _canonical(call["function"].get("arguments") or "{}"))
+        for m in messages
+        for call in m.get("tool_calls") or []
+        if call.get("id") in results
+    }
+
+
+def _for_template(messages: list[Message]) -> list[Message]:
+    """The messages as this model reads them best: a tool call as the assistant's turn (its text, if any), and
+    its result as a note in the user's turn. (The small model, shown its calls and ``<tool_response>`` blocks,
+    tends to call again or echo the result; shown the result as a note, it answers from it.)"""
+    names = {call["id"]: call["function"]["name"] for m in messages for call in m.get("tool_calls") or []}
+    out: list[Message] = []
+    for message in messages:
+        if message.get("role") == "tool":
+            name = names.get(message.get("tool_call_id"), "the tool")
+            out.append({"role": "user", "content": f"(The result of {name}: {message.get('content') or ''})"})
+        elif message.get("tool_calls"):
+            out.append({"role": "assistant", "content": message.get("content") or ""})
+        else:
+            out.append({**message, "content": message.get("content") or ""})
+    return out

@@ -73,6 +73,9 @@ LLMEvent = TextDelta | ReasoningDelta | ToolCallStarted | ToolCallDelta | ToolCa
 class LLM(Protocol):
     """A chat model that streams text and tool calls. Cancelling the iteration stops generation."""
 
+    vision: bool
+    """Whether the model reads images (``image_url`` parts in a user message)."""
+
     def stream(self, request: LLMRequest) -> AsyncIterator[LLMEvent]: ...
 
     async def load(self) -> None:

@@ -28,9 +28,11 @@ class OpenAICompatibleLLM:
     call in the text (as llama.cpp's server does) is parsed the same way as the local model.
     """
 
-    def __init__(self, *, base_url: str | None, api_key: str | None, model: str) -> None:
+    def __init__(self, *, base_url: str | None, api_key: str | None, model: str, vision: bool = False) -> None:
         self.client = AsyncOpenAI(base_url=base_url, api_key=api_key or "none")
         self.model = model
+        self.vision = vision
+        """Set it for a vision model (gpt-4o, Qwen2-VL, LLaVA…): the service is not asked what it can read."""
 
     async def load(self) -> None:
         """Nothing to load: the service holds the weights."""

@@ -1,0 +1,18 @@
+"""``ResponseObserver``: what an in-process face (``VoiceAgent``) sees of a response beyond its protocol events."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from ..speech.tts import Speech
+
+
+class ResponseObserver(Protocol):
+    def text(self, item_id: str, delta: str) -> None:
+        """The LLM wrote ``delta`` of an assistant message (before any of it is spoken)."""
+
+    def piece_queued(self, item_id: str, text: str) -> None:
+        """A piece of the message went into the speech queue."""
+
+    def piece_sent(self, item_id: str, text: str, speech: Speech) -> None:
+        """A piece was spoken: its audio went out in full."""
