@@ -336,3 +336,64 @@ async def test_the_example_agent_runs_its_tool_and_speaks(tmp_path) -> None:
     assert run.returncode == 0, run.stderr[-2000:]
     assert "[tool] get_weather({'city': 'Paris'})" in run.stdout
     assert (tmp_path / "reply-0.wav").stat().st_size > 10_000
+
+
+async def test_connect_takes_a_servers_messages_as_the_clients_and_disconnect_cleans_up() -> None:
+    """``connect(url)``: the agent dials a WebSocket server, which then talks to it like a client."""
+    import json
+
+    import websockets
+
+    replies: list[dict[str, Any]] = []
+    finished = asyncio.Event()
+
+    async def client_side(ws: Any) -> None:
+        await ws.send(json.dumps({"type": "transcript", "text": "What is the capital of France?"}))
+        async for message in ws:
+            replies.append(json.loads(message))
+            if replies[-1]["type"] == "response_complete":
+                finished.set()
+
+    async with websockets.serve(client_side, "127.0.0.1", 0) as relay:
+        port = relay.sockets[0].getsockname()[1]
+        agent = VoiceAgent(temperature=0, output_format="pcm16")
+        seen = record(agent, "connected", "disconnected", "speech_interrupted")
+        await agent.connect(f"ws://127.0.0.1:{port}")
+        assert agent.connected and seen[0] == ("connected", None)
+        await asyncio.wait_for(finished.wait(), 120)
+        assert "paris" in replies[-1]["text"].lower()
+        chunk = next(m for m in replies if m["type"] == "audio_chunk")
+        assert chunk["format"] == "pcm16" and len(base64.b64decode(chunk["data"])) % 2 == 0
+        await agent.disconnect()
+        assert not agent.connected and ("disconnected", None) in seen
+        await agent.destroy()
+
+
+async def test_a_video_client_gets_its_session_and_frame_acks() -> None:
+    import json
+
+    import websockets
+
+    got: list[dict[str, Any]] = []
+    done = asyncio.Event()
+
+    async def client_side(ws: Any) -> None:
+        await ws.send(json.dumps({"type": "client_ready", "capabilities": {"camera": True}}))
+        await ws.send(json.dumps(frame(image((200, 30, 30)), 7)))
+        await ws.send(json.dumps({"type": "video_frame", "sequence": 8, "image": {}}))
+        async for message in ws:
+            got.append(json.loads(message))
+            if len(got) == 3:
+                done.set()
+
+    async with websockets.serve(client_side, "127.0.0.1", 0) as relay:
+        agent = vision_agent(session_id="vs_test")
+        ready = record(agent, "client_ready", "frame_received", "warning")
+        await agent.connect(f"ws://127.0.0.1:{relay.sockets[0].getsockname()[1]}")
+        await asyncio.wait_for(done.wait(), 10)
+        await agent.destroy()
+    assert got[0] == {"type": "session_init", "sessionId": "vs_test"}
+    assert got[1] == {"type": "frame_ack", "sequence": 7, "timestamp": 1007}
+    assert got[2]["type"] == "error" and "image.data" in got[2]["error"]
+    assert ready[0] == ("client_ready", {"camera": True}) and ready[1][1]["triggerReason"] == "initial"
+    assert ready[2][0] == "warning"

@@ -309,6 +309,10 @@ class VoiceAgent(EventEmitter):
         self.emit("chunk:text_delta", {"id": item_id, "text": delta})
         self._send({"type": "text_delta", "id": item_id, "text": delta})
 
+    def reasoning(self, response_id: str, delta: str) -> None:
+        self.emit("chunk:reasoning_delta", {"id": response_id, "text": delta})
+        self._send({"type": "reasoning_delta", "id": response_id, "text": delta})
+
     def piece_queued(self, item_id: str, text: str) -> None:
         if self._silenced:
             return

@@ -46,6 +46,7 @@ from ..speech.llm import (
     LLMEvent,
     LLMRequest,
     Message,
+    ReasoningDelta,
     TextDelta,
     ToolCallDelta,
     ToolCallDone,
@@ -145,6 +146,8 @@ class ResponseRunner:
                     self._call_delta(event)
                 elif isinstance(event, ToolCallDone):
                     self._finish_call(event)
+                elif isinstance(event, ReasoningDelta) and self.observer is not None:
+                    self.observer.reasoning(self.id, event.text)
                 elif isinstance(event, Usage):
                     self._usage = event
                 elif isinstance(event, Finished):
