@@ -45,6 +45,7 @@ from ..protocol import (
     new_id,
 )
 from ..realtime.engine import Engine
+from ..realtime.listener import log_failure
 from ..realtime.session import RealtimeSession
 from ..realtime.speaker import speakable
 from ..speech import audio as pcm
@@ -573,7 +574,7 @@ class VoiceAgent(EventEmitter):
         session = self._session
         if session is not None and session.response is not None:
             mute = asyncio.ensure_future(session.response.mute())
-            mute.add_done_callback(_log_failure)
+            mute.add_done_callback(log_failure)
         self._speech_interrupted(reason)
 
     def interrupt_current_response(self, reason: str = "interrupted") -> None:
@@ -755,8 +756,3 @@ def _usage(response: Response) -> dict[str, int]:
     if usage is None:
         return {}
     return {"inputTokens": usage.input_tokens or 0, "outputTokens": usage.output_tokens or 0}
-
-
-def _log_failure(task: asyncio.Future[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("muting the reply failed: %s", task.exception())

@@ -46,27 +46,27 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     engine = engine or Engine(settings)
     loading: dict[str, asyncio.Task[None]] = {}
 
-    async def endpoint(websocket: WebSocket, dialect: Dialect) -> None:
+    async def admit(websocket: WebSocket) -> bool:
+        """Accept a connection with a valid key while there is room for its session; refuse it otherwise."""
         if not key_is_valid(presented_key(websocket), settings.server.api_keys):
             await _deny(websocket, 401, "invalid_api_key", "A valid API key is required.")
-            return
+            return False
         if len(engine.sessions) >= settings.server.max_sessions:
             await _deny(websocket, 503, "too_many_sessions", "The server holds its maximum number of sessions.")
-            return
+            return False
         await websocket.accept()
-        await serve_connection(websocket, engine, dialect)
+        return True
+
+    async def endpoint(websocket: WebSocket, dialect: Dialect) -> None:
+        if await admit(websocket):
+            await serve_connection(websocket, engine, dialect)
 
     async def agent_endpoint(websocket: WebSocket, video: bool) -> None:
         """The VoiceAgent / VideoAgent WebSocket protocol: one agent per connection, on the server's engine."""
         from ..agent import VideoAgent, VoiceAgent
 
-        if not key_is_valid(presented_key(websocket), settings.server.api_keys):
-            await _deny(websocket, 401, "invalid_api_key", "A valid API key is required.")
+        if not await admit(websocket):
             return
-        if len(engine.sessions) >= settings.server.max_sessions:
-            await _deny(websocket, 503, "too_many_sessions", "The server holds its maximum number of sessions.")
-            return
-        await websocket.accept()
         try:
             agent = VideoAgent(engine=engine) if video else VoiceAgent(engine=engine)
         except ValueError as exc:  # no vision model for the video agent
