@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import os
 import threading
@@ -98,6 +99,7 @@ class LlamaCppLLM:
             seed=self.seed if self.seed is not None else 0xFFFFFFFF,
             verbose=False,
         )
+        atexit.register(llama.close)  # freed before interpreter shutdown tears down the bindings it calls
         template = llama.metadata["tokenizer.chat_template"]
         eos = llama._model.token_get_text(llama.token_eos())
         self._format = Jinja2ChatFormatter(template, eos_token=eos, bos_token="")
