@@ -40,6 +40,79 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _talk(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from .talk import talk
+
+    if args.wav is None and not args.mic:
+        print("Say what to talk with: --wav FILE or --mic.", file=sys.stderr)
+        return 2
+    wav = Path(args.wav) if args.wav else None
+    return asyncio.run(talk(args.url, args.api_key, wav, Path(args.out) if args.out else None, args.voice))
+
+
+def _say(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from .speech import files
+    from .speech.tts import PiperTTS
+
+    out = Path(args.out)
+    fmt = out.suffix[1:] or "wav"
+    if fmt not in files.FILE_FORMATS:
+        print(f"Cannot write .{fmt}: use one of {', '.join(files.FILE_FORMATS)}.", file=sys.stderr)
+        return 2
+    tts = PiperTTS()
+    if args.voice not in tts.voice_names():
+        print(f"Unknown voice {args.voice!r}. Available: {', '.join(tts.voice_names())}.", file=sys.stderr)
+        return 2
+    speech = asyncio.run(tts.synthesize(args.text, args.voice))
+    out.write_bytes(files.write(speech.audio, speech.sample_rate, fmt))
+    print(f"{out} ({speech.duration_ms / 1000:.1f} s)")
+    return 0
+
+
+def _transcribe(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from .speech import files
+    from .speech.stt import WhisperSTT
+
+    audio = files.read(Path(args.file).read_bytes())
+    transcript = asyncio.run(WhisperSTT(args.model).transcribe(audio, language=args.language))
+    print(transcript.text)
+    return 0
+
+
+def _models(args: argparse.Namespace) -> int:
+    """Every embedded model: where it is, its size and its SHA-256 (the split ones are assembled if needed)."""
+    import hashlib
+
+    from .speech import assets
+
+    rows = [
+        ("VAD", "Silero VAD v6", assets.silero_vad_path),
+        ("STT", "Whisper tiny.en (CTranslate2)", lambda: assets.whisper_model_dir("tiny.en") / "model.bin"),
+        ("STT", "Whisper base (CTranslate2)", lambda: assets.whisper_model_dir("base") / "model.bin"),
+        ("LLM", "Qwen2.5-Coder-0.5B-Instruct Q4_K_M", assets.llm_model_path),
+        ("TTS", "Piper en_US-joe-medium", assets.piper_voice_path),
+    ]
+    for stage, name, locate in rows:
+        try:
+            path = locate()
+        except (FileNotFoundError, ModuleNotFoundError) as exc:
+            print(f"{stage:<4} {name:<36} missing: {exc}")
+            continue
+        digest = hashlib.sha256()
+        with path.open("rb") as file:
+            while block := file.read(1 << 20):
+                digest.update(block)
+        size = path.stat().st_size / 1e6
+        print(f"{stage:<4} {name:<36} {size:8.1f} MB  sha256 {digest.hexdigest()}  {path}")
+    return 0
+
+
 BENCHMARKS = ("latency", "concurrency", "protocol")
 
 
@@ -75,6 +148,36 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--api-key", action="append", help="require this API key (repeatable)")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.set_defaults(run=_serve)
+    talk = commands.add_parser(
+        "talk",
+        help="a spoken conversation with a server, from a WAV file or the microphone",
+        description="Talk to a running server: both transcripts print live, with each turn's latency.",
+    )
+    talk.add_argument("--url", default="http://127.0.0.1:8000", help="the server (default http://127.0.0.1:8000)")
+    talk.add_argument("--wav", help="say this audio file (any format), then wait for the answers")
+    talk.add_argument("--mic", action="store_true", help="talk through the microphone (the audio extra)")
+    talk.add_argument("--out", help="write the reply audio here (.wav, .mp3, .opus, .flac)")
+    talk.add_argument("--voice", help="the agent's voice")
+    talk.add_argument("--api-key", help="the server's API key")
+    talk.set_defaults(run=_talk)
+    say = commands.add_parser("say", help="speak text with the TTS alone", description="Speak text to a file.")
+    say.add_argument("text")
+    say.add_argument("--voice", default="en_US-joe-medium", help="a Piper voice (default en_US-joe-medium)")
+    say.add_argument("--out", default="speech.wav", help="the file, its format from its extension (default speech.wav)")
+    say.set_defaults(run=_say)
+    transcribe = commands.add_parser(
+        "transcribe", help="transcribe an audio file with the STT alone", description="Print what a file says."
+    )
+    transcribe.add_argument("file", help="an audio file (WAV, MP3, Ogg/Opus, WebM, FLAC…)")
+    transcribe.add_argument("--model", default="tiny.en", help="tiny.en (default), base, or a model directory")
+    transcribe.add_argument("--language", help="the language, for the multilingual model")
+    transcribe.set_defaults(run=_transcribe)
+    models = commands.add_parser(
+        "models",
+        help="the embedded models: sizes and checksums",
+        description="List the embedded models with their sizes and SHA-256 (split ones are assembled first).",
+    )
+    models.set_defaults(run=_models)
     bench = commands.add_parser(
         "bench",
         help="measure latency, concurrency and protocol speed",
@@ -88,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=getattr(logging, getattr(args, "log_level", "info").upper()))
+    logging.basicConfig(level=getattr(logging, getattr(args, "log_level", "warning").upper()))
     return int(args.run(args))
 
 
