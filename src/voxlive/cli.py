@@ -26,6 +26,7 @@ def _serve(args: argparse.Namespace) -> int:
     host, port = settings.server.host, settings.server.port
     shown = f"[{host}]" if ":" in host else host
     print(f"voxlive is serving on http://{shown}:{port}", flush=True)
+    print(f"  Web page:        http://{shown}:{port}/", flush=True)
     print(f"  VoiceLive:       ws://{shown}:{port}/voice-live/realtime", flush=True)
     print(f"  OpenAI Realtime: ws://{shown}:{port}/v1/realtime", flush=True)
     uvicorn.run(

@@ -7,12 +7,14 @@ import contextlib
 import hmac
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
 from ..config import Settings
@@ -22,6 +24,9 @@ from .connection import serve_connection
 from .speech_api import api_error, speech, transcriptions
 
 log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).parent / "static"
+"""The web page: plain HTML, CSS and JavaScript, served as they are."""
 
 
 def presented_key(connection: HTTPConnection) -> str | None:
@@ -141,6 +146,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             WebSocketRoute("/v1/realtime", openai),
             WebSocketRoute("/ws/voice", voice_agent),
             WebSocketRoute("/ws/video", video_agent),
+            Route("/", lambda request: FileResponse(STATIC / "index.html")),
+            Mount("/static", StaticFiles(directory=STATIC), name="static"),
             Route("/health", health),
             Route("/metrics", metrics),
             Route("/sessions/{session_id}/turns", session_turns),
