@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import sys
+from collections.abc import Awaitable
 
 import numpy as np
 
@@ -78,10 +80,22 @@ class Engine:
         await asyncio.shield(self._loading)
 
     async def _load(self) -> None:
-        self.vad = await asyncio.to_thread(SileroVAD)
-        await asyncio.gather(self.llm.load(), self.stt.load(), self.tts.load())
-        await self.warm_up()
+        from tqdm import tqdm
+
+        # a progress bar on a terminal: VAD, LLM, STT, TTS, then the warm-up
+        with tqdm(total=5, desc="loading models", unit="step", disable=not sys.stderr.isatty()) as bar:
+
+            async def step(loading: Awaitable[object]) -> None:
+                await loading
+                bar.update()
+
+            await step(asyncio.to_thread(self._load_vad))
+            await asyncio.gather(step(self.llm.load()), step(self.stt.load()), step(self.tts.load()))
+            await step(self.warm_up())
         self.ready.set()
+
+    def _load_vad(self) -> None:
+        self.vad = SileroVAD()
 
     async def warm_up(self) -> None:
         """Run each stage once, so the first user does not pay for first-run costs; prefill the LLM's
