@@ -162,7 +162,7 @@ class VideoAgent(VoiceAgent):
         except Exception as exc:
             self._fail(ValueError(f"The video frame is not an image that can be read: {exc}"))
             return None
-        fmt = str(image.get("format") or "webp").removeprefix("image/") if image else "webp"
+        fmt = str(image.get("format") or "webp").removeprefix("image/")
         sequence = message.get("sequence")
         frame = Frame(
             sequence=sequence if isinstance(sequence, int) else self._sequence,

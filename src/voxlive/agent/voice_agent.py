@@ -394,8 +394,12 @@ class VoiceAgent(EventEmitter):
         item = MessageItem(id=new_id("item"), role="user", content=[InputTextContentPart(text=text)])
         seen = await self._with_frames(item)
         await self._add_item(item)
-        self.emit("text", {"role": "user", "text": text, "hasImage": True} if seen else {"role": "user", "text": text})
+        self._user_said(text, seen)
         return True
+
+    def _user_said(self, text: str, seen: bool) -> None:
+        """The ``text`` event of the user's turn (``hasImage`` when it carries visual context)."""
+        self.emit("text", {"role": "user", "text": text, "hasImage": True} if seen else {"role": "user", "text": text})
 
     async def _with_frames(self, item: MessageItem) -> bool:
         """Add visual context to the user's message (``VideoAgent``); whether there was any."""
@@ -442,7 +446,7 @@ class VoiceAgent(EventEmitter):
         item = session.conversation.get(item_id)
         assert isinstance(item, MessageItem)
         seen = await self._with_frames(item)
-        self.emit("text", {"role": "user", "text": text, "hasImage": True} if seen else {"role": "user", "text": text})
+        self._user_said(text, seen)
         return True
 
     async def _respond(self) -> str:
@@ -499,8 +503,7 @@ class VoiceAgent(EventEmitter):
         assert session is not None
         previous = session.response
         if previous is not None and previous.task is not None:
-            await asyncio.wait([previous.task])  # its response.done is out; its task ends a moment later
-            session.response = None if session.response is previous else session.response
+            await asyncio.wait([previous.task])  # its response.done is out; its task (which frees the slot) ends later
         waiting: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
         self._waiting_response = waiting
         params = ResponseCreateParams(tool_choice=tool_choice) if tool_choice else None

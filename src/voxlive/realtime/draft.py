@@ -6,10 +6,9 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 
-from ..speech.chunker import SentenceChunker
 from ..speech.llm import LLM, LLMEvent, LLMRequest, TextDelta
 from ..speech.tts import TTS, Speech
-from .speaker import SpeakOptions, is_spoken, synthesize
+from .speaker import SpeakOptions, chunker_for, is_spoken, synthesize
 
 
 class Draft:
@@ -34,7 +33,7 @@ class Draft:
         self._task = asyncio.create_task(self._generate(llm, tts), name="llm draft")
 
     async def _generate(self, llm: LLM, tts: TTS | None) -> None:
-        chunker = SentenceChunker() if tts is not None and self.speak is not None else None
+        chunker = chunker_for(self.speak) if tts is not None and self.speak is not None else None
         try:
             async for event in llm.stream(self.request):
                 self._events.append((time.monotonic(), event))

@@ -79,6 +79,11 @@ def is_spoken(piece: str) -> bool:
     return any(ch.isalnum() for ch in speakable(piece))
 
 
+def chunker_for(options: SpeakOptions) -> SentenceChunker:
+    """The chunker that cuts an answer into the pieces ``options`` ask for (the first may be a short clause)."""
+    return SentenceChunker(min(12, options.min_chars), options.min_chars, options.max_chars)
+
+
 async def synthesize(tts: TTS, options: SpeakOptions, piece: str) -> Speech:
     return await tts.synthesize(speakable(piece), options.voice, options.speed)
 
@@ -122,7 +127,7 @@ class Speaker:
         self.send = send
         self.on_audio = on_audio
         self.spoken = SpokenAudio()
-        self._chunker = SentenceChunker(min(12, options.min_chars), options.min_chars, options.max_chars)
+        self._chunker = chunker_for(options)
         self._pieces: deque[_Piece] = deque()
         self._arrived = asyncio.Event()
         self._closed = False
