@@ -78,12 +78,24 @@ def stop_server(server: Server) -> None:
         server.process.kill()
 
 
+MCP_SERVER = Path(__file__).with_name("mcp_server.py")
+SERVER_CONFIG = f"""
+[server]
+max_message_bytes = 1048576
+[session]
+temperature = 0.0
+[mcp]
+call_timeout = 4.0
+approval_timeout = 10.0
+stdio_commands = {{ sums = [{json.dumps(sys.executable)}, {json.dumps(str(MCP_SERVER))}, "0", "stdio"] }}
+"""
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """``voxlive serve`` on the embedded local stack, with a small message limit for the tests."""
-    running = start_server(
-        tmp_path_factory.mktemp("server"), "[server]\nmax_message_bytes = 1048576\n[session]\ntemperature = 0.0\n"
-    )
+    """``voxlive serve`` on the embedded local stack, with a small message limit, short MCP timeouts and a local MCP
+    command (``stdio:sums``) for the tests."""
+    running = start_server(tmp_path_factory.mktemp("server"), SERVER_CONFIG)
     yield running
     stop_server(running)
 

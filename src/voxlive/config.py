@@ -68,6 +68,22 @@ class TelemetrySettings(_Section):
     service_name: str = "voxlive"
 
 
+class MCPSettings(_Section):
+    """How sessions reach the MCP servers their tools name."""
+
+    stdio_commands: dict[str, list[str]] = Field(default_factory=dict)
+    """Local MCP servers a session may start, by name: a tool's ``server_url`` ``stdio:NAME`` runs the command
+    (``weather = ["python", "weather_server.py"]``). Sessions can start no other command."""
+    connect_timeout: float = 10.0
+    """Seconds to connect to an MCP server and list its tools."""
+    call_timeout: float = 60.0
+    """Seconds one tool call may take."""
+    approval_timeout: float = 300.0
+    """Seconds a response waits for the client to approve a call before it goes on without it."""
+    max_calls: int = 8
+    """The most MCP tool calls in one response; after that the model must answer."""
+
+
 class SessionDefaults(_Section):
     model: str = "voxlive-local"
     instructions: str = (
@@ -85,6 +101,7 @@ class Settings(_Section):
     tts: TTSSettings = Field(default_factory=TTSSettings)
     session: SessionDefaults = Field(default_factory=SessionDefaults)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+    mcp: MCPSettings = Field(default_factory=MCPSettings)
 
     @classmethod
     def load(cls, path: str | Path | None) -> Settings:

@@ -13,6 +13,9 @@ from ..protocol import (
     FunctionCallOutputItem,
     InputImageContentPart,
     Item,
+    MCPApprovalRequestItem,
+    MCPApprovalResponseItem,
+    MCPCallItem,
     MessageItem,
     ProtocolError,
 )
@@ -91,8 +94,12 @@ def chat_messages(items: list[Item], instructions: str, images: bool = False) ->
 
     User audio counts by its transcript; consecutive function calls become one assistant turn. With
     ``images`` (a vision model), a message with images has a list of text and ``image_url`` parts.
+    An MCP call is a tool call with its output (or error) as the result; a call that needed approval and
+    was not made is a tool call whose result says so.
     """
     messages: list[Message] = [{"role": "system", "content": instructions}] if instructions else []
+    answers = {item.approval_request_id: item for item in items if isinstance(item, MCPApprovalResponseItem)}
+    made = {item.approval_request_id for item in items if isinstance(item, MCPCallItem)}
     for item in items:
         if isinstance(item, MessageItem):
             text = "".join(_part_text(part) for part in item.content).strip()
@@ -104,19 +111,35 @@ def chat_messages(items: list[Item], instructions: str, images: bool = False) ->
             elif text:
                 messages.append({"role": item.role, "content": text})
         elif isinstance(item, FunctionCallItem):
-            call = {
-                "id": item.call_id,
-                "type": "function",
-                "function": {"name": item.name, "arguments": item.arguments or "{}"},
-            }
-            last = messages[-1] if messages else None
-            if last and last["role"] == "assistant" and "tool_calls" in last:
-                last["tool_calls"].append(call)
-            else:
-                messages.append({"role": "assistant", "content": "", "tool_calls": [call]})
+            _tool_call(messages, item.call_id, item.name, item.arguments)
         elif isinstance(item, FunctionCallOutputItem):
             messages.append({"role": "tool", "tool_call_id": item.call_id, "content": item.output})
+        elif isinstance(item, MCPCallItem) and (item.output is not None or item.error is not None) and item.id:
+            _tool_call(messages, item.id, item.name, item.arguments)
+            result = item.output if item.error is None else f"Error: {item.error.get('message', 'the call failed')}"
+            messages.append({"role": "tool", "tool_call_id": item.id, "content": result})
+        elif isinstance(item, MCPApprovalRequestItem) and item.id and item.id not in made:
+            answer = answers.get(item.id)
+            if answer is not None and answer.approve:
+                continue  # approved: its call follows
+            _tool_call(messages, item.id, item.name, item.arguments)
+            if answer is None:
+                result = "Error: the user gave no permission to run this tool in time."
+            else:
+                reason = f" ({answer.reason})" if answer.reason else ""
+                result = f"Error: the user refused permission to run this tool{reason}."
+            messages.append({"role": "tool", "tool_call_id": item.id, "content": result})
     return messages
+
+
+def _tool_call(messages: list[Message], call_id: str, name: str, arguments: str | None) -> None:
+    """Add a call to the assistant turn of calls it is part of, or start one."""
+    call = {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments or "{}"}}
+    last = messages[-1] if messages else None
+    if last and last["role"] == "assistant" and "tool_calls" in last:
+        last["tool_calls"].append(call)
+    else:
+        messages.append({"role": "assistant", "content": "", "tool_calls": [call]})
 
 
 def _part_text(part: object) -> str:

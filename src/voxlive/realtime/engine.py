@@ -158,6 +158,7 @@ class Engine:
             vad=self.vad,
             send=send,
             telemetry=self.telemetry,
+            mcp=self.settings.mcp,
             max_items=self.settings.server.max_items,
         )
         self.sessions[session.id] = session

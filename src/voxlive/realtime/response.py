@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -17,6 +18,9 @@ from ..protocol import (
     FunctionCallItem,
     InputTokenDetails,
     Item,
+    MCPApprovalRequestItem,
+    MCPApprovalResponseItem,
+    MCPCallItem,
     MessageItem,
     OutputTokenDetails,
     Response,
@@ -32,6 +36,11 @@ from ..protocol import (
     ServerEventResponseDone,
     ServerEventResponseFunctionCallArgumentsDelta,
     ServerEventResponseFunctionCallArgumentsDone,
+    ServerEventResponseMcpCallArgumentsDelta,
+    ServerEventResponseMcpCallArgumentsDone,
+    ServerEventResponseMcpCallCompleted,
+    ServerEventResponseMcpCallFailed,
+    ServerEventResponseMcpCallInProgress,
     ServerEventResponseOutputItemAdded,
     ServerEventResponseOutputItemDone,
     ServerEventResponseTextDelta,
@@ -43,9 +52,9 @@ from ..protocol import (
 from ..speech.llm import (
     LLM,
     Finished,
+    FinishReason,
     LLMEvent,
     LLMRequest,
-    Message,
     ReasoningDelta,
     TextDelta,
     ToolCallDelta,
@@ -54,8 +63,11 @@ from ..speech.llm import (
     Usage,
 )
 from ..speech.tts import TTS, Speech
-from .conversation import Conversation
+from ..tools.approvals import Approvals
+from ..tools.mcp_client import INVALID_PARAMS, MCPFailure
+from .conversation import Conversation, chat_messages
 from .draft import Draft
+from .mcp_servers import MCPTool
 from .metrics import TurnMetrics
 from .observer import ResponseObserver
 from .speaker import Speaker, SpeakOptions
@@ -76,8 +88,14 @@ class ResponsePlan:
     """Say this instead of asking the LLM (``pre_generated_assistant_message``)."""
     speak: SpeakOptions | None = None
     """How to speak the answer; ``None`` answers in text only."""
-    prepare: Callable[[], Awaitable[list[Message]]] | None = None
-    """The messages of the request, once they can be known (audio items are transcribed first)."""
+    prepare: Callable[[], Awaitable[tuple[LLMRequest, dict[str, MCPTool]]]] | None = None
+    """The request, once it can be known (audio items are transcribed, MCP servers listed), and the MCP tools
+    it offers by name."""
+    approvals: Approvals = dataclasses.field(default_factory=Approvals)
+    """Where the client's answers to ``mcp_approval_request`` items arrive."""
+    approval_timeout: float = 300.0
+    max_tool_calls: int = 8
+    """The most MCP calls the response makes; then the model must answer."""
     draft: Draft | None = None
     """A reply generated ahead (during the user's pause): used if it was asked exactly this request."""
     metrics: TurnMetrics = dataclasses.field(default_factory=TurnMetrics)
@@ -108,7 +126,19 @@ class ResponseRunner:
         self.send = send
         self.cancel_reason: CancelReason | None = None
         self._message: MessageItem | None = None
-        self._calls: dict[int, FunctionCallItem] = {}
+        self._calls: dict[int, FunctionCallItem | MCPCallItem] = {}
+        """The tool calls the LLM is writing, by their index in its reply."""
+        self._open: list[Item] = []
+        """Output items announced and not done yet."""
+        self._mcp_tools: dict[str, MCPTool] = {}
+        self._pending: list[tuple[MCPTool, str, MCPCallItem | None]] = []
+        """The MCP calls of the reply being streamed: the tool, its arguments, its item (none before approval)."""
+        self._mcp_calls = 0
+        self._answers: list[MCPApprovalResponseItem] = []
+        """The client's answers to this step's approval requests."""
+        self._function_called = False
+        self._request: LLMRequest | None = None
+        self._step_start = 0
         self._usage: Usage | None = None
         self._draft: Draft | None = None
         self._prepared: tuple[str, asyncio.Task[Speech]] | None = None
@@ -132,27 +162,15 @@ class ResponseRunner:
 
     async def run(self) -> None:
         self.send(ServerEventResponseCreated(response=self.response.model_copy(deep=True)))
-        finish = "stop"
+        finish: FinishReason = "stop"
         try:
-            async for at, event in self._llm_events():
-                if self.metrics.first_token is None:
-                    self.metrics.first_token = at
-                if isinstance(event, TextDelta):
-                    self._text(event.text, at)
-                elif isinstance(event, ToolCallStarted):
-                    await self._close_message("completed")
-                    self._start_call(event)
-                elif isinstance(event, ToolCallDelta):
-                    self._call_delta(event)
-                elif isinstance(event, ToolCallDone):
-                    self._finish_call(event)
-                elif isinstance(event, ReasoningDelta) and self.observer is not None:
-                    self.observer.reasoning(self.id, event.text)
-                elif isinstance(event, Usage):
-                    self._usage = event
-                elif isinstance(event, Finished):
-                    finish = event.reason
-            await self._close_message("incomplete" if finish == "length" else "completed")
+            events = self._llm_events()
+            while True:
+                finish = await self._step(events)
+                await self._close_message("incomplete" if finish == "length" else "completed")
+                if finish == "length" or not await self._call_mcp_tools():
+                    break
+                events = self._next_step()
         except asyncio.CancelledError:
             self._stop_drafts()
             if self.cancel_reason is None:
@@ -172,6 +190,29 @@ class ResponseRunner:
         else:
             await self._finish("completed", None)
 
+    async def _step(self, events: AsyncIterator[tuple[float, LLMEvent]]) -> FinishReason:
+        """Stream one LLM reply into the response's items; how it finished."""
+        finish: FinishReason = "stop"
+        async for at, event in events:
+            if self.metrics.first_token is None:
+                self.metrics.first_token = at
+            if isinstance(event, TextDelta):
+                self._text(event.text, at)
+            elif isinstance(event, ToolCallStarted):
+                await self._close_message("completed")
+                self._start_call(event)
+            elif isinstance(event, ToolCallDelta):
+                self._call_delta(event)
+            elif isinstance(event, ToolCallDone):
+                self._finish_call(event)
+            elif isinstance(event, ReasoningDelta) and self.observer is not None:
+                self.observer.reasoning(self.id, event.text)
+            elif isinstance(event, Usage):
+                self._add_usage(event)
+            elif isinstance(event, Finished):
+                finish = event.reason
+        return finish
+
     async def _llm_events(self) -> AsyncIterator[tuple[float, LLMEvent]]:
         """The reply's events with their arrival times: from a draft made for this very request, or a new one."""
         if self.plan.fixed_text is not None:
@@ -181,7 +222,8 @@ class ResponseRunner:
             return
         request = self.plan.request
         if self.plan.prepare is not None:
-            request = dataclasses.replace(request, messages=await self.plan.prepare())
+            request, self._mcp_tools = await self.plan.prepare()
+        self._request = request
         draft, self.plan.draft = self.plan.draft, None
         if draft is not None and draft.request == request:
             self.metrics.speculative = True
@@ -196,6 +238,18 @@ class ResponseRunner:
         async for timed in draft.events():
             yield timed
 
+    def _next_step(self) -> AsyncIterator[tuple[float, LLMEvent]]:
+        """The model goes on from the results of the MCP calls it made (after enough calls, without tools)."""
+        assert self._request is not None
+        done = self.response.output[self._step_start :]
+        self._step_start = len(self.response.output)
+        choice = "auto" if self._mcp_calls < self.plan.max_tool_calls else "none"
+        messages = [*self._request.messages, *chat_messages([*done, *self._answers], "")]
+        self._answers = []
+        self._request = dataclasses.replace(self._request, messages=messages, tool_choice=choice)
+        self._draft = Draft(self.llm, self._request)
+        return self._draft.events()
+
     def _stop_drafts(self) -> None:
         for draft in (self._draft, self.plan.draft):
             if draft is not None:
@@ -206,6 +260,7 @@ class ResponseRunner:
     def _add_item(self, item: Item) -> int:
         output_index = len(self.response.output)
         self.response.output.append(item)
+        self._open.append(item)
         self.send(
             ServerEventResponseOutputItemAdded(
                 response_id=self.id, output_index=output_index, item=item.model_copy(deep=True)
@@ -217,6 +272,7 @@ class ResponseRunner:
         return output_index
 
     def _item_done(self, item: Item) -> None:
+        self._open.remove(item)
         self.send(
             ServerEventResponseOutputItemDone(
                 response_id=self.id, output_index=self.response.output.index(item), item=item.model_copy(deep=True)
@@ -277,6 +333,14 @@ class ResponseRunner:
         if self.plan.add_to_conversation:
             self.conversation.spoken[message.id] = spoken
 
+    def _add_usage(self, usage: Usage) -> None:
+        total = self._usage or Usage(0, 0, 0)
+        self._usage = Usage(
+            total.input_tokens + usage.input_tokens,
+            total.output_tokens + usage.output_tokens,
+            total.cached_tokens + usage.cached_tokens,
+        )
+
     def _where(self, item: Item) -> dict[str, Any]:
         assert item.id is not None
         return {
@@ -306,32 +370,49 @@ class ResponseRunner:
         self._item_done(message)
 
     def _start_call(self, event: ToolCallStarted) -> None:
-        item = FunctionCallItem(
-            id=new_id("item"),
-            object="realtime.item",
-            name=event.name,
-            call_id=event.call_id,
-            arguments="",
-            status="in_progress",
-        )
+        tool = self._mcp_tools.get(event.name)
+        if tool is not None and tool.needs_approval:
+            return  # approval is asked once the arguments are complete
+        item: FunctionCallItem | MCPCallItem
+        if tool is not None:
+            item = MCPCallItem(
+                id=new_id("item"), object="realtime.item", server_label=tool.server.server_label, name=tool.name
+            )
+        else:
+            item = FunctionCallItem(
+                id=new_id("item"),
+                object="realtime.item",
+                name=event.name,
+                call_id=event.call_id,
+                arguments="",
+                status="in_progress",
+            )
+            self._function_called = True
         self._calls[event.index] = item
         self._add_item(item)
 
     def _call_delta(self, event: ToolCallDelta) -> None:
-        item = self._calls[event.index]
-        item.arguments += event.arguments
-        self.send(
-            ServerEventResponseFunctionCallArgumentsDelta(
-                response_id=self.id,
-                item_id=item.id or "",
-                output_index=self.response.output.index(item),
-                call_id=item.call_id,
-                delta=event.arguments,
-            )
-        )
+        item = self._calls.get(event.index)
+        if item is not None:  # (a call waiting for approval shows its arguments in the request)
+            item.arguments += event.arguments
+            self._arguments_delta(item, event.arguments)
+
+    def _arguments_delta(self, item: FunctionCallItem | MCPCallItem, delta: str) -> None:
+        where = {"response_id": self.id, "item_id": item.id or "", "output_index": self.response.output.index(item)}
+        if isinstance(item, MCPCallItem):
+            self.send(ServerEventResponseMcpCallArgumentsDelta(**where, delta=delta))
+        else:
+            self.send(ServerEventResponseFunctionCallArgumentsDelta(**where, call_id=item.call_id, delta=delta))
 
     def _finish_call(self, event: ToolCallDone) -> None:
-        item = self._calls.pop(event.index)
+        item = self._calls.pop(event.index, None)
+        tool = self._mcp_tools.get(event.name)
+        if tool is not None:
+            self._pending.append((tool, event.arguments, item if isinstance(item, MCPCallItem) else None))
+            if isinstance(item, MCPCallItem):
+                self._mcp_arguments_done(item, event.arguments)
+            return
+        assert isinstance(item, FunctionCallItem)
         item.arguments = event.arguments
         item.status = "completed"
         self.send(
@@ -346,14 +427,74 @@ class ResponseRunner:
         )
         self._item_done(item)
 
+    def _mcp_arguments_done(self, item: MCPCallItem, arguments: str) -> None:
+        item.arguments = arguments
+        where = {"response_id": self.id, "item_id": item.id or "", "output_index": self.response.output.index(item)}
+        self.send(ServerEventResponseMcpCallArgumentsDone(**where, arguments=arguments))
+
+    # -- MCP calls -------------------------------------------------------------------------------
+
+    async def _call_mcp_tools(self) -> bool:
+        """Make the MCP calls of the reply just streamed; whether the model goes on from their results (it
+        does not when it also called a function, whose output only the client can give)."""
+        pending, self._pending = self._pending, []
+        for tool, arguments, item in pending:
+            await self._call_mcp_tool(tool, arguments, item)
+        return bool(pending) and not self._function_called
+
+    async def _call_mcp_tool(self, tool: MCPTool, arguments: str, item: MCPCallItem | None) -> None:
+        """Ask for approval when the tool needs it, then call it: ``in_progress``, then ``completed`` with the
+        output in the item, or ``failed`` with the error."""
+        if item is None:
+            request = MCPApprovalRequestItem(
+                id=new_id("mcpr"),
+                object="realtime.item",
+                server_label=tool.server.server_label,
+                name=tool.name,
+                arguments=arguments,
+            )
+            self._add_item(request)
+            self._item_done(request)
+            assert request.id is not None
+            approval = await self.plan.approvals.wait(request.id, self.plan.approval_timeout)
+            if approval is not None:
+                self._answers.append(
+                    MCPApprovalResponseItem(
+                        approval_request_id=request.id, approve=approval.approve, reason=approval.reason
+                    )
+                )
+            if approval is None or not approval.approve:
+                return  # the model reads that the call was not made
+            item = MCPCallItem(
+                id=new_id("item"),
+                object="realtime.item",
+                server_label=tool.server.server_label,
+                name=tool.name,
+                approval_request_id=request.id,
+            )
+            self._add_item(item)
+            self._arguments_delta(item, arguments)
+            self._mcp_arguments_done(item, arguments)
+        where = {"item_id": item.id or "", "output_index": self.response.output.index(item)}
+        self.send(ServerEventResponseMcpCallInProgress(**where))
+        self._mcp_calls += 1
+        try:
+            item.output = await tool.client.call_tool(tool.name, _json_object(arguments))
+            self.send(ServerEventResponseMcpCallCompleted(**where))
+        except MCPFailure as exc:
+            item.error = exc.error
+            self.send(ServerEventResponseMcpCallFailed(**where))
+        self._item_done(item)
+
     # -- the end ---------------------------------------------------------------------------------
 
     async def _finish(self, status: Literal["completed", "cancelled", "failed", "incomplete"], details: Any) -> None:
         stop = status in ("cancelled", "failed")
         self.metrics.status = status
         await self._close_message("completed" if status == "completed" else "incomplete", stop)
-        for item in list(self._calls.values()):
-            item.status = "incomplete"
+        for item in list(self._open):  # calls cut short
+            if isinstance(item, FunctionCallItem):
+                item.status = "incomplete"
             self._item_done(item)
         self._calls.clear()
         response = self.response
@@ -370,3 +511,14 @@ class ResponseRunner:
         response.usage.input_token_details.cached_tokens_details.text_tokens = usage.cached_tokens
         self.metrics.done = time.monotonic()
         self.send(ServerEventResponseDone(response=response.model_copy(deep=True)))
+
+
+def _json_object(arguments: str) -> dict[str, Any]:
+    """A call's arguments as the object they must be."""
+    try:
+        parsed = json.loads(arguments or "{}")
+    except ValueError as exc:
+        raise MCPFailure(f"The arguments are not valid JSON: {exc}.", code=INVALID_PARAMS) from None
+    if not isinstance(parsed, dict):
+        raise MCPFailure("The arguments are not a JSON object.", code=INVALID_PARAMS)
+    return parsed

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
+from ..config import MCPSettings
 from ..protocol import (
     AudioContentPart,
     AudioInputTranscriptionOptions,
@@ -39,6 +40,9 @@ from ..protocol import (
     InputTextContentPart,
     Item,
     ItemReference,
+    MCPApprovalRequestItem,
+    MCPApprovalResponseItem,
+    MCPServer,
     MessageItem,
     ProtocolError,
     RequestSession,
@@ -56,6 +60,7 @@ from ..protocol import (
     ServerEventSessionUpdated,
     ServerEventWarning,
     ToolChoiceFunctionSelection,
+    ToolChoiceMCPSelection,
     Voice,
     WarningDetails,
     new_id,
@@ -69,9 +74,11 @@ from ..speech.noise import NoiseSuppressor
 from ..speech.stt import STT, Transcript
 from ..speech.tts import DEFAULT_VOICE, TTS
 from ..speech.vad import SileroVAD
+from ..tools.approvals import Approval
 from .conversation import Conversation, chat_messages
 from .draft import Draft
 from .listener import Listener, log_failure
+from .mcp_servers import MCPServers, MCPTool
 from .metrics import Telemetry
 from .observer import ResponseObserver
 from .response import ResponsePlan, ResponseRunner
@@ -100,6 +107,7 @@ class RealtimeSession:
         vad: SileroVAD,
         send: Send,
         telemetry: Telemetry | None = None,
+        mcp: MCPSettings | None = None,
         max_items: int = 2000,
         max_buffer_seconds: float = 600.0,
     ) -> None:
@@ -109,6 +117,8 @@ class RealtimeSession:
         self.send = send
         self.telemetry = telemetry
         self.conversation = Conversation(max_items)
+        self.mcp = MCPServers(mcp or MCPSettings(), self.conversation, send)
+        """The MCP servers the session's (and its responses') tools name."""
         self.response: ResponseRunner | None = None
         self.draft: Draft | None = None
         """A reply started during the user's pause, for the turn in case it ends there."""
@@ -199,6 +209,7 @@ class RealtimeSession:
             with contextlib.suppress(BaseException):  # its end is of no interest once the session is gone
                 await self.response.task
             self.response = None
+        await self.mcp.close()
 
     # -- session ---------------------------------------------------------------------------------
 
@@ -211,7 +222,8 @@ class RealtimeSession:
                 param="session.model",
             )
         check_modalities(update.modalities, "session.modalities")
-        check_tools(update, "session")
+        check_tools(update, "session", self.session.tools)
+        self.mcp.check(mcp_servers(update.tools), "session.tools")
         self.check_voice(update.voice, "session.voice")
         changes = {name: getattr(update, name) for name in update.model_fields_set & RequestSession.model_fields.keys()}
         if update.model_extra:
@@ -227,6 +239,7 @@ class RealtimeSession:
         self.session.__pydantic_fields_set__.update(changes)
         await self._configure_input()
         self.send(ServerEventSessionUpdated(session=self.session.model_copy(deep=True)))
+        self.mcp.configure(mcp_servers(self.session.tools))
 
     def check_voice(self, voice: Voice | None, param: str) -> None:
         if voice is not None and voice_name(voice) not in self.tts.voice_names():
@@ -251,12 +264,35 @@ class RealtimeSession:
                 code="invalid_value",
                 param="item.call_id",
             )
+        if isinstance(item, MCPApprovalResponseItem):
+            self._check_approval(item)
         item.id = item.id or new_id("item")
         item.object = "realtime.item"
         if hasattr(item, "status"):
             item.status = getattr(item, "status", None) or "completed"
         previous = self.conversation.insert(item, event.previous_item_id)
         self.send(ServerEventConversationItemCreated(previous_item_id=previous, item=item.model_copy(deep=True)))
+        if isinstance(item, MCPApprovalResponseItem):
+            self.mcp.approvals.answer(item.approval_request_id, Approval(item.approve, item.reason))
+
+    def _check_approval(self, item: MCPApprovalResponseItem) -> None:
+        """An answer must be to an approval request of this session, and the first one to it."""
+        request_id = item.approval_request_id
+        asked = any(isinstance(i, MCPApprovalRequestItem) and i.id == request_id for i in self.conversation)
+        if not (asked or self.mcp.approvals.is_waiting(request_id)):
+            raise ProtocolError(
+                f"No MCP approval request with id '{request_id}' is in the conversation.",
+                code="invalid_value",
+                param="item.approval_request_id",
+            )
+        if any(
+            isinstance(i, MCPApprovalResponseItem) and i.approval_request_id == request_id for i in self.conversation
+        ):
+            raise ProtocolError(
+                f"The MCP approval request '{request_id}' has already been answered.",
+                code="invalid_value",
+                param="item.approval_request_id",
+            )
 
     async def _item_retrieve(self, event: ClientEventConversationItemRetrieve) -> None:
         item = self.conversation.get(event.item_id).model_copy(deep=True)
@@ -471,6 +507,8 @@ class RealtimeSession:
         items = [*self.conversation, user]
         if any(_untranscribed(item) for item in items):
             return
+        if self.mcp.tools_now(mcp_servers(self.session.tools)) is None:
+            return  # the tools the reply may use are still being listed
         try:
             plan = self.plan_response(ResponseCreateParams(), None)
         except ProtocolError:
@@ -546,7 +584,8 @@ class RealtimeSession:
         """Resolve one response's settings: the request's fields override the session's."""
         session = self.session
         check_modalities(params.modalities, "response.modalities")
-        check_tools(params, "response")
+        check_tools(params, "response", self.session.tools)
+        self.mcp.check(mcp_servers(params.tools), "response.tools")
         instructions = self._instructions(params, additional_instructions)
         tools = params.tools if params.tools is not None else session.tools or []
         tool_choice = params.tool_choice if params.tool_choice is not None else session.tool_choice or "auto"
@@ -555,20 +594,12 @@ class RealtimeSession:
         temperature = params.temperature if params.temperature is not None else session.temperature
         items = self._context_items(params)
         function_tools = [t for t in tools if isinstance(t, FunctionTool)]
+        servers = mcp_servers(tools)
+        schemas, _, choice = offered_tools(function_tools, self.mcp.tools_now(servers) if servers else {}, tool_choice)
         request = LLMRequest(
             messages=[],
-            tools=[
-                {
-                    "type": "function",
-                    "function": {
-                        "name": t.name,
-                        "description": t.description or "",
-                        "parameters": t.parameters or {"type": "object", "properties": {}},
-                    },
-                }
-                for t in function_tools
-            ],
-            tool_choice=llm_tool_choice(tool_choice, [t.name for t in function_tools]),
+            tools=schemas,
+            tool_choice=choice,
             temperature=0.8 if temperature is None else temperature,
             max_tokens=None if max_tokens == "inf" else max_tokens,
         )
@@ -606,8 +637,27 @@ class RealtimeSession:
             add_to_conversation=conversation != "none",
             fixed_text=None if fixed is None else "".join(getattr(p, "text", "") or "" for p in fixed.content),
             speak=speak if "audio" in modalities else None,
-            prepare=lambda: self._context_messages(items, instructions),
+            prepare=lambda: self._prepare(request, items, instructions, function_tools, servers, tool_choice),
+            approvals=self.mcp.approvals,
+            approval_timeout=self.mcp.settings.approval_timeout,
+            max_tool_calls=self.mcp.settings.max_calls,
         )
+
+    async def _prepare(
+        self,
+        request: LLMRequest,
+        items: list[Item],
+        instructions: str,
+        function_tools: list[FunctionTool],
+        servers: list[MCPServer],
+        tool_choice: Any,
+    ) -> tuple[LLMRequest, dict[str, MCPTool]]:
+        """A response's request once its context is transcribed and its MCP servers listed."""
+        messages = await self._context_messages(items, instructions)
+        if not servers:
+            return dataclasses.replace(request, messages=messages), {}
+        schemas, tools, choice = offered_tools(function_tools, await self.mcp.tools(servers), tool_choice)
+        return dataclasses.replace(request, messages=messages, tools=schemas, tool_choice=choice), tools
 
     def _instructions(self, params: ResponseCreateParams, additional_instructions: str | None) -> str:
         instructions = params.instructions if params.instructions is not None else self.session.instructions or ""
@@ -663,12 +713,22 @@ def check_modalities(modalities: list[str] | None, param: str) -> None:
         )
 
 
-def check_tools(config: RequestSession | ResponseCreateParams, scope: str) -> None:
-    names = [t.name for t in config.tools or [] if isinstance(t, FunctionTool)]
+def check_tools(config: RequestSession | ResponseCreateParams, scope: str, current: list[Any] | None) -> None:
+    """The tools are distinct, and ``tool_choice`` names one of them (or of the ``current`` ones, when the
+    request does not set them)."""
+    tools = config.tools if config.tools is not None else current or []
+    names = [t.name for t in tools if isinstance(t, FunctionTool)]
     for name in names:
         if names.count(name) > 1:
             raise ProtocolError(f"Duplicate tool name '{name}'.", code="invalid_value", param=f"{scope}.tools")
     choice = config.tool_choice
+    labels = [server.server_label for server in mcp_servers(tools)]
+    if isinstance(choice, ToolChoiceMCPSelection) and choice.server_label not in labels:
+        raise ProtocolError(
+            f"tool_choice names the MCP server '{choice.server_label}', which is not among the tools.",
+            code="invalid_value",
+            param=f"{scope}.tool_choice",
+        )
     chosen = choice.name if isinstance(choice, ToolChoiceFunctionSelection) else None
     if (
         isinstance(config, ResponseCreateParams)
@@ -676,7 +736,7 @@ def check_tools(config: RequestSession | ResponseCreateParams, scope: str) -> No
         and choice not in ("auto", "none", "required")
     ):
         chosen = choice
-    if chosen is not None and config.tools is not None and chosen not in names:
+    if chosen is not None and chosen not in names and not labels:
         raise ProtocolError(
             f"tool_choice names the function '{chosen}', which is not among the tools.",
             code="invalid_value",
@@ -684,14 +744,59 @@ def check_tools(config: RequestSession | ResponseCreateParams, scope: str) -> No
         )
 
 
-def llm_tool_choice(choice: Any, names: list[str]) -> str | dict[str, Any]:
-    """A session/response ``tool_choice`` in the chat-completions shape."""
+def mcp_servers(tools: list[Any] | None) -> list[MCPServer]:
+    return [tool for tool in tools or [] if isinstance(tool, MCPServer)]
+
+
+def offered_tools(
+    functions: list[FunctionTool], mcp: dict[str, MCPTool] | None, choice: Any
+) -> tuple[list[dict[str, Any]], dict[str, MCPTool], str | dict[str, Any]]:
+    """What the model is offered: the tools in the chat-completions shape, the MCP tools among them by name (a
+    function of the same name wins), and the ``tool_choice``. ``mcp`` is ``None`` while the MCP tools are
+    still being listed; a choice naming one of them is then not checked yet."""
+    names = [tool.name for tool in functions]
+    offered = {name: tool for name, tool in (mcp or {}).items() if name not in names}
+    schemas = [
+        {
+            "type": "function",
+            "function": {
+                "name": tool.name,
+                "description": tool.description or "",
+                "parameters": tool.parameters or {"type": "object", "properties": {}},
+            },
+        }
+        for tool in functions
+    ]
+    schemas += [tool.llm_tool() for tool in offered.values()]
+    return schemas, offered, llm_tool_choice(choice, names, None if mcp is None else offered)
+
+
+def llm_tool_choice(choice: Any, functions: list[str], mcp: dict[str, MCPTool] | None) -> str | dict[str, Any]:
+    """A session/response ``tool_choice`` in the chat-completions shape; an MCP server without a tool name
+    means any of that server's tools (``allowed_tools``, required)."""
     if isinstance(choice, ToolChoiceFunctionSelection):
         choice = choice.name
+    if isinstance(choice, ToolChoiceMCPSelection):
+        if mcp is None:
+            return "required"
+        label = choice.server_label
+        tools = [name for name, tool in mcp.items() if tool.server.server_label == label]
+        if choice.name is not None and choice.name not in tools:
+            raise ProtocolError(
+                f"tool_choice names the tool '{choice.name}', which MCP server '{label}' does not offer.",
+                code="invalid_value",
+                param="tool_choice",
+            )
+        if choice.name is not None:
+            return {"type": "function", "function": {"name": choice.name}}
+        if not tools:
+            raise ProtocolError(f"MCP server '{label}' offers no tools.", code="invalid_value", param="tool_choice")
+        allowed = [{"type": "function", "function": {"name": name}} for name in tools]
+        return {"type": "allowed_tools", "allowed_tools": {"mode": "required", "tools": allowed}}
     if choice in ("auto", "none", "required"):
         return str(choice)
     if isinstance(choice, str):
-        if choice not in names:
+        if choice not in functions and mcp is not None and choice not in mcp:
             raise ProtocolError(
                 f"tool_choice names the function '{choice}', which is not among the tools.",
                 code="invalid_value",

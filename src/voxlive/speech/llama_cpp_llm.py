@@ -30,7 +30,13 @@ _STOP = ["<|im_end|>", "<|endoftext|>"]
 
 def forced_tool_schema(tools: list[dict[str, Any]], tool_choice: str | dict[str, Any]) -> dict[str, Any] | None:
     """The JSON schema a reply must follow when ``tool_choice`` forces a tool call, else ``None``."""
-    if isinstance(tool_choice, dict):
+    if isinstance(tool_choice, dict) and tool_choice.get("type") == "allowed_tools":
+        allowed = tool_choice["allowed_tools"]
+        if allowed.get("mode") != "required":
+            return None
+        names = {t["function"]["name"] for t in allowed["tools"]}
+        chosen = [t for t in tools if t["function"]["name"] in names]
+    elif isinstance(tool_choice, dict):
         name = tool_choice.get("function", {}).get("name") or tool_choice.get("name")
         chosen = [t for t in tools if t["function"]["name"] == name]
     elif tool_choice == "required":

@@ -16,7 +16,8 @@ class LLMRequest:
     tools: list[dict[str, Any]] = field(default_factory=list)
     """Function tools in the chat-completions shape: ``{"type": "function", "function": {...}}``."""
     tool_choice: str | dict[str, Any] = "auto"
-    """``auto``, ``none``, ``required`` or ``{"type": "function", "function": {"name": ...}}``."""
+    """``auto``, ``none``, ``required``, ``{"type": "function", "function": {"name": ...}}``, or
+    ``{"type": "allowed_tools", "allowed_tools": {"mode": "required", "tools": [...]}}`` (one of these)."""
     temperature: float = 0.8
     max_tokens: int | None = None
 

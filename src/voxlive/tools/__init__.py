@@ -1,0 +1,1 @@
+"""Tools a session can use beyond its function tools: MCP servers."""
