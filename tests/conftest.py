@@ -78,7 +78,7 @@ def stop_server(server: Server) -> None:
         server.process.kill()
 
 
-MCP_SERVER = Path(__file__).with_name("mcp_server.py")
+MCP_SERVER = Path(__file__).parents[1] / "examples" / "weather_mcp_server.py"
 SERVER_CONFIG = f"""
 [server]
 max_message_bytes = 1048576

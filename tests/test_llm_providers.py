@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -103,6 +104,25 @@ async def test_tool_choice_none_never_calls(local: LlamaCppLLM) -> None:
     events = await collect(local, LLMRequest(messages, TOOLS, "none", temperature=0.0, max_tokens=40))
     assert not [e for e in events if isinstance(e, ToolCallDone)]
     assert text_of(events).strip() and not text_of(events).lstrip().startswith("{")
+
+
+async def test_an_answered_call_is_not_made_again_and_allowed_tools_are_enforced(local: LlamaCppLLM) -> None:
+    asked = [SYSTEM, {"role": "user", "content": "How warm is it in Oslo?"}]
+    call = {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'}}
+    answered = [
+        *asked,
+        {"role": "assistant", "content": "", "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "c1", "content": "It is 21 degrees and sunny in Oslo."},
+    ]
+    for choice in ("auto", "required"):
+        events = await collect(local, LLMRequest(answered, TOOLS, choice, temperature=0.0, max_tokens=60))
+        again = [e for e in events if isinstance(e, ToolCallDone) and json.loads(e.arguments) == {"city": "Oslo"}]
+        assert again == [] and isinstance(events[-1], Finished)
+
+    only = {"type": "function", "function": {"name": "get_weather"}}
+    allowed = {"type": "allowed_tools", "allowed_tools": {"mode": "required", "tools": [only]}}
+    events = await collect(local, LLMRequest(asked, TOOLS, allowed, temperature=0.0))
+    assert [e.name for e in events if isinstance(e, ToolCallDone)] == ["get_weather"]
 
 
 async def test_openai_compatible_llm_against_llama_cpp_server(llama_server: str) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from openai import AsyncOpenAI
 
 from conftest import MCP_SERVER, Client, free_port
 from voxlive.client import SessionContext, SessionHandlers, VoiceLiveClient
@@ -172,6 +173,9 @@ async def test_a_server_that_cannot_be_reached_fails_its_listing_and_bad_configs
         error = await client.recv()
         assert error["type"] == "error" and error["error"]["event_id"] == url
         assert error["error"]["param"] == "session.tools" and reason in error["error"]["message"]
+    await client.send({"type": "session.update", "session": {"tools": [{"type": "mcp", "server_label": "x"}]}})
+    error = await client.recv()
+    assert error["type"] == "error" and "server_url" in error["error"]["param"]
     twice = [mcp_tool("http://127.0.0.1:1/mcp"), mcp_tool("http://127.0.0.1:2/mcp")]
     await client.send({"type": "session.update", "session": {"tools": twice}})
     assert "Duplicate MCP server_label" in (await client.recv())["error"]["message"]
@@ -225,6 +229,21 @@ async def test_calls_reuse_the_connection_across_turns(client: Client, weather: 
     assert methods[0] in ("server/discover", "initialize")  # connected once, by the listing
     assert methods[1:] == [*methods[1:-2], "tools/call", "tools/call"] and "tools/list" in methods
     assert methods.count("server/discover") + methods.count("initialize") == 1
+
+
+async def test_a_response_can_bring_its_own_mcp_server(client: Client, weather: MCPProcess) -> None:
+    await configure(client)
+    item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Weather in Nice?"}]}
+    await client.send({"type": "conversation.item.create", "item": item})
+    tool = mcp_tool(weather.url, "own", require_approval="never")
+    choice = {"type": "mcp", "server_label": "own", "name": "get_weather"}
+    await client.send({"type": "response.create", "response": {"tools": [tool], "tool_choice": choice}})
+    events = await client.until("response.done")
+    kinds = [e["type"] for e in events]
+    assert kinds.index("mcp_list_tools.in_progress") < kinds.index("mcp_list_tools.completed")
+    assert kinds.index("mcp_list_tools.completed") < kinds.index("response.mcp_call.in_progress")
+    output = events[-1]["response"]["output"]
+    assert output[0]["type"] == "mcp_call" and output[0]["output"] == "It is 21 degrees and sunny in Nice."
 
 
 async def test_refused_then_approved_calls(client: Client, weather: MCPProcess) -> None:
@@ -365,3 +384,61 @@ async def test_the_client_sdk_mcp_handlers_fire(server: Any, weather: MCPProcess
     fired = recorder.fired
     assert fired[:2] == ["list_in_progress", "list_completed"]
     assert fired[2:] == ["approval_request", "arguments_delta", "arguments_done", "call_in_progress", "call_completed"]
+
+
+# --- the OpenAI SDK (GA dialect) -----------------------------------------------------------------
+
+
+async def test_the_openai_sdk_lists_calls_and_approves_by_read_only_filter(server: Any, weather: MCPProcess) -> None:
+    tool = mcp_tool(
+        weather.url,
+        require_approval={"never": {"read_only": True}},
+        allowed_tools={"tool_names": ["get_weather", "add"]},
+    )
+    client = AsyncOpenAI(base_url=f"{server.http}/v1", api_key="any-key")
+    async with client.realtime.connect(model="voxlive-local") as conn:
+        session = {"type": "realtime", "output_modalities": ["text"], "audio": {"input": {"turn_detection": None}}}
+        await conn.session.update(session={**session, "tools": [tool]})
+        kinds, listed = [], None
+        async for event in conn:
+            kinds.append(event.type)
+            if event.type == "conversation.item.added" and event.item.type == "mcp_list_tools":
+                listed = event.item
+            if event.type == "mcp_list_tools.completed":
+                break
+        assert kinds[-4:] == [
+            "mcp_list_tools.in_progress",
+            "conversation.item.added",
+            "conversation.item.done",
+            "mcp_list_tools.completed",
+        ]
+        assert listed is not None and {t.name for t in listed.tools} == {"get_weather", "add"}
+
+        async def ask(text: str, name: str) -> list[Any]:
+            user = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+            await conn.conversation.item.create(item=user)
+            await conn.response.create(
+                response={"tool_choice": {"type": "mcp", "server_label": "weather", "name": name}}
+            )
+            events = []
+            async for event in conn:
+                events.append(event)
+                if event.type == "response.output_item.done" and event.item.type == "mcp_approval_request":
+                    answer = {"type": "mcp_approval_response", "approval_request_id": event.item.id, "approve": True}
+                    await conn.conversation.item.create(item=answer)
+                if event.type == "response.done":
+                    return events
+            raise AssertionError("the connection closed")
+
+        events = await ask("What is the weather in Paris?", "get_weather")  # read-only: no approval
+        kinds = [e.type for e in events]
+        assert "response.mcp_call_arguments.delta" in kinds and "response.mcp_call_arguments.done" in kinds
+        assert kinds.index("response.mcp_call.in_progress") < kinds.index("response.mcp_call.completed")
+        output = events[-1].response.output
+        assert [item.type for item in output] == ["mcp_call", "message"]
+        assert output[0].output == "It is 21 degrees and sunny in Paris."
+
+        events = await ask("What is 2 plus 3?", "add")  # not read-only: approved first
+        output = events[-1].response.output
+        assert [item.type for item in output][:2] == ["mcp_approval_request", "mcp_call"]
+        assert output[1].approval_request_id == output[0].id and output[1].output == "5"

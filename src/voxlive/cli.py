@@ -114,7 +114,7 @@ def _models(args: argparse.Namespace) -> int:
     return 0
 
 
-BENCHMARKS = ("latency", "concurrency", "protocol")
+BENCHMARKS = ("latency", "concurrency", "protocol", "mcp")
 
 
 def _bench(args: argparse.Namespace) -> int:

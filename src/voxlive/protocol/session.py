@@ -267,16 +267,23 @@ class FunctionTool(WireModel):
     parameters: dict[str, object] | None = None
 
 
+class MCPToolFilter(WireModel):
+    """Tools chosen by name and/or by their ``readOnlyHint`` annotation (OpenAI GA); a list of names also does."""
+
+    read_only: bool | None = None
+    tool_names: list[str] | None = None
+
+
 class MCPApprovalFilter(WireModel):
-    never: list[str] | None = None
-    always: list[str] | None = None
+    never: list[str] | MCPToolFilter | None = None
+    always: list[str] | MCPToolFilter | None = None
 
 
 class MCPServer(WireModel):
     type: Literal["mcp"] = "mcp"
     server_label: Annotated[str, Field(min_length=1)]
     server_url: Annotated[str, Field(min_length=1)]
-    allowed_tools: list[str] | None = None
+    allowed_tools: list[str] | MCPToolFilter | None = None
     headers: dict[str, str] | None = None
     authorization: str | None = None
     require_approval: Literal["never", "always"] | MCPApprovalFilter | None = None

@@ -16,6 +16,7 @@ from ..protocol import (
     MCPApprovalFilter,
     MCPListToolsItem,
     MCPServer,
+    MCPToolFilter,
     MCPToolInfo,
     ProtocolError,
     ServerEvent,
@@ -47,10 +48,11 @@ class MCPTool:
 
     @property
     def needs_approval(self) -> bool:
-        """``require_approval``: ``never``, ``always`` (the default), or per tool (unnamed tools need it)."""
+        """``require_approval``: ``never``, ``always`` (the default), or per tool (a tool only ``never`` takes in
+        does not need it; every other tool does)."""
         policy = self.server.require_approval or "always"
         if isinstance(policy, MCPApprovalFilter):
-            return self.name not in (policy.never or [])
+            return chooses(policy.always, self.tool) or not chooses(policy.never, self.tool)
         return policy == "always"
 
     def llm_tool(self) -> dict[str, Any]:
@@ -181,7 +183,7 @@ class MCPServers:
                                                           message=message, param="tools")))  # fmt: skip
             return []
         allowed = server.allowed_tools
-        tools = [MCPTool(server, tool, client) for tool in listed if allowed is None or tool.name in allowed]
+        tools = [MCPTool(server, tool, client) for tool in listed if allowed is None or chooses(allowed, tool)]
         item = MCPListToolsItem(
             id=item_id,
             object="realtime.item",
@@ -201,6 +203,17 @@ class MCPServers:
             self.send(ServerEventConversationItemCreated(previous_item_id=previous, item=item.model_copy(deep=True)))
         self.send(ServerEventMcpListToolsCompleted(item_id=item_id))
         return tools
+
+
+def chooses(selection: list[str] | MCPToolFilter | None, tool: Tool) -> bool:
+    """Whether a list of names, or a filter by names and the read-only hint, takes in this tool."""
+    if selection is None:
+        return False
+    if isinstance(selection, list):
+        return tool.name in selection
+    read_only = bool(tool.annotations and tool.annotations.read_only_hint)
+    names = selection.tool_names
+    return (names is None or tool.name in names) and selection.read_only in (None, read_only)
 
 
 def _by_name(listed: Iterable[list[MCPTool]]) -> dict[str, MCPTool]:

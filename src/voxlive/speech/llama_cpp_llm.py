@@ -134,18 +134,20 @@ class LlamaCppLLM:
         A disallowed call after some text ends the reply there.
         """
         await self.load()
-        names = {t["function"]["name"] for t in request.tools} if request.tool_choice != "none" else set()
+        no_call = request.tool_choice == "none"
+        names = set() if no_call else {t["function"]["name"] for t in request.tools}
         said = False
-        try:
-            async for event in self._stream(request, names, no_call=request.tool_choice == "none"):
-                said = True
-                yield event
-        except UnknownToolError:
-            if said:
-                yield Finished("stop")
+        while True:
+            try:
+                async for event in self._stream(request, names, no_call):
+                    said = True
+                    yield event
                 return
-            async for event in self._stream(request, names, no_call=True):
-                yield event
+            except UnknownToolError:
+                if said or no_call:
+                    yield Finished("stop")
+                    return
+                names, no_call = set(), True
 
     def _call_openers(self) -> list[int]:
         """Tokens a reply must not open with when it may not call a tool (``{``, ``<``, blanks)."""

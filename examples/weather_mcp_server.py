@@ -1,9 +1,11 @@
-"""A real MCP server for the tests, built with the official SDK's ``MCPServer``: two tools.
+"""An MCP server to point a session's ``mcp`` tool at, built with the official SDK: two tools, one read-only.
 
-    python tests/mcp_server.py PORT [streamable-http | sse | stdio] [--slow SECONDS] [--headers FILE]
+    python examples/weather_mcp_server.py PORT [streamable-http | sse | stdio] [--slow SECONDS] [--headers FILE]
 
-``--slow`` makes ``get_weather`` take that long; ``--headers`` appends each HTTP request's
-``authorization`` and ``x-*`` headers and its JSON-RPC method to FILE as a JSON line.
+Then, in a session: ``{"type": "mcp", "server_label": "weather", "server_url": "http://127.0.0.1:PORT/mcp"}``
+(``/sse`` for SSE; for stdio, name the command in the server's ``[mcp] stdio_commands``). ``--slow`` makes
+``get_weather`` take that long (to see a call time out); ``--headers`` appends each HTTP request's
+``authorization`` and ``x-*`` headers and its JSON-RPC method to FILE as a JSON line (to see what voxlive sends).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 import uvicorn
 from mcp.server.mcpserver import MCPServer
+from mcp.types import ToolAnnotations
 
 parser = argparse.ArgumentParser()
 parser.add_argument("port", type=int)
@@ -26,7 +29,7 @@ options = parser.parse_args()
 server = MCPServer("weather-and-sums")
 
 
-@server.tool()
+@server.tool(annotations=ToolAnnotations(read_only_hint=True))
 async def get_weather(city: str) -> str:
     """Get the current weather in a city."""
     await asyncio.sleep(options.slow)
