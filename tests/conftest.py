@@ -86,7 +86,7 @@ max_message_bytes = 1048576
 temperature = 0.0
 [mcp]
 call_timeout = 4.0
-approval_timeout = 10.0
+approval_timeout = 6.0
 stdio_commands = {{ sums = [{json.dumps(sys.executable)}, {json.dumps(str(MCP_SERVER))}, "0", "stdio"] }}
 """
 

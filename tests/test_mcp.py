@@ -295,6 +295,26 @@ async def test_refused_then_approved_calls(client: Client, weather: MCPProcess) 
     assert call["type"] == "mcp_call" and call["output"] == "5" and call.get("approval_request_id") is None
 
 
+async def test_an_unanswered_approval_times_out_and_a_waiting_response_can_be_cancelled(
+    client: Client, weather: MCPProcess
+) -> None:
+    await configure(client, mcp_tool(weather.url, require_approval="always"))
+    await ask(client, "What is the weather in Paris?", "get_weather")
+    events = await client.until("response.done")  # the server's approval_timeout: 6 s
+    kinds = [e["type"] for e in events]
+    assert "response.mcp_call.in_progress" not in kinds and events[-1]["response"]["status"] == "completed"
+    assert [item["type"] for item in events[-1]["response"]["output"]] == ["mcp_approval_request", "message"]
+
+    await ask(client, "What is the weather in Rome?", "get_weather")
+    request = (await client.until("response.output_item.done"))[-1]["item"]
+    await client.send({"type": "response.cancel"})
+    done = (await client.until("response.done"))[-1]["response"]
+    assert done["status"] == "cancelled" and [item["type"] for item in done["output"]] == ["mcp_approval_request"]
+    answer = {"type": "mcp_approval_response", "approval_request_id": request["id"], "approve": True}
+    await client.send({"type": "conversation.item.create", "item": answer})
+    assert (await client.recv())["item"]["approval_request_id"] == request["id"]  # kept, though nothing waits
+
+
 async def test_a_server_that_dies_mid_call_and_one_that_is_too_slow_fail_the_call_not_the_response(
     client: Client, slow_weather: MCPProcess, tmp_path: Path
 ) -> None:
@@ -327,7 +347,7 @@ async def test_a_server_that_dies_mid_call_and_one_that_is_too_slow_fail_the_cal
 
 
 class MCPRecorder(SessionHandlers):
-    """Records the MCP handlers that fire, and approves every request."""
+    """Records the MCP handlers that fire (and the first audio), and approves every request."""
 
     def __init__(self) -> None:
         self.fired: list[str] = []
@@ -358,6 +378,10 @@ class MCPRecorder(SessionHandlers):
             answer = {"type": "mcp_approval_response", "approval_request_id": event.item.id, "approve": True}
             await self.session.add_item(answer)
 
+    def on_response_audio_delta(self, event: ServerEvent, context: SessionContext) -> None:
+        if "audio" not in self.fired:
+            self.fired.append("audio")
+
     def on_response_done(self, event: Any, context: SessionContext) -> None:
         self.done.append(event.response.status)
 
@@ -367,7 +391,7 @@ async def test_the_client_sdk_mcp_handlers_fire(server: Any, weather: MCPProcess
 
     recorder = MCPRecorder()
     session_config = {
-        "modalities": ["text"],
+        "modalities": ["text", "audio"],
         "turn_detection": None,
         "tools": [mcp_tool(weather.url, require_approval="always")],
         "tool_choice": {"type": "mcp", "server_label": "weather", "name": "get_weather"},
@@ -383,7 +407,8 @@ async def test_the_client_sdk_mcp_handlers_fire(server: Any, weather: MCPProcess
     assert recorder.done == ["completed"]
     fired = recorder.fired
     assert fired[:2] == ["list_in_progress", "list_completed"]
-    assert fired[2:] == ["approval_request", "arguments_delta", "arguments_done", "call_in_progress", "call_completed"]
+    calls = ["approval_request", "arguments_delta", "arguments_done", "call_in_progress", "call_completed"]
+    assert fired[2:] == [*calls, "audio"]  # the spoken answer, from the result
 
 
 # --- the OpenAI SDK (GA dialect) -----------------------------------------------------------------
