@@ -97,6 +97,7 @@ class MCPClient:
             self._client.add_done_callback(lambda f: f.cancelled() or f.exception())  # seen by any caller, or none
             self._lost = asyncio.Event()
             self._stop = asyncio.Event()
+            self._reason = ""
             self._holder = asyncio.create_task(self._hold(self._client, self._lost, self._stop), name="mcp connection")
         assert self._client is not None
         try:
@@ -109,28 +110,28 @@ class MCPClient:
             ) from None
 
     async def _hold(self, ready: asyncio.Future[Client], lost: asyncio.Event, stop: asyncio.Event) -> None:
-        """Open the connection and keep it until ``close()`` or until it breaks."""
+        """Open the connection and keep it until ``close()`` or until it breaks. A server that answers the
+        streamable HTTP handshake with an error is tried over SSE (older servers)."""
+        reasons: list[str] = []
         try:
-            transports = self._transports()
-            for attempt, transport in enumerate(transports):
+            for transport in self._transports():
                 try:
                     async with Client(transport) as client:
                         ready.set_result(client)
                         await stop.wait()
                         return
-                except BaseException as exc:
-                    fallback = attempt + 1 < len(transports) and not ready.done()
-                    if not (fallback and isinstance(_root(exc), MCPError)):
-                        raise  # an SSE server answers a streamable HTTP request with an error: the next one is tried
-        except BaseException as exc:
-            self._reason = _describe(_root(exc))
-            if not ready.done():
-                message = f"Could not connect to the MCP server at {self.endpoint.url}: {self._reason}"
-                ready.set_exception(MCPFailure(message))
-            if not isinstance(exc, Exception):
-                raise
-            log.info("MCP connection to %s ended: %s", self.endpoint.url, self._reason)
+                except Exception as exc:
+                    reasons.append(_describe(exc))
+                    if ready.done() or not isinstance(_root(exc), MCPError):
+                        break  # lost after connecting, or nothing answered: no other transport will do better
         finally:
+            self._reason = "; over SSE: ".join(reasons) or "the connection was closed"
+            if not ready.done():
+                ready.set_exception(
+                    MCPFailure(f"Could not connect to the MCP server at {self.endpoint.url}: {self._reason}")
+                )
+            elif reasons:
+                log.info("MCP connection to %s ended: %s", self.endpoint.url, self._reason)
             lost.set()
 
     def _transports(self) -> list[AbstractAsyncContextManager[Any]]:
