@@ -157,6 +157,39 @@ async def test_listing_over_sse_and_stdio(client: Client, tmp_path: Path) -> Non
     )
 
 
+def stdio_children(parent: int) -> list[int]:
+    """The local MCP servers (``stdio:sums``) a process started."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == parent and MCP_SERVER.name.encode() in command and b"stdio" in command:
+            children.append(int(stat.parent.name))
+    return children
+
+
+async def test_connections_close_with_the_session(server: Any) -> None:
+    import asyncio
+
+    import websockets
+
+    before = stdio_children(server.process.pid)
+    async with websockets.connect(f"{server.ws}/voice-live/realtime?api-version=2025-10-01&model=m") as ws:
+        client = Client(ws)
+        await client.until("session.created")
+        await configure(client, mcp_tool("stdio:sums", "local"))
+        started = [pid for pid in stdio_children(server.process.pid) if pid not in before]
+        assert len(started) == 1
+    for _ in range(100):
+        if started[0] not in stdio_children(server.process.pid):
+            break
+        await asyncio.sleep(0.1)
+    assert started[0] not in stdio_children(server.process.pid)
+
+
 async def test_a_server_that_cannot_be_reached_fails_its_listing_and_bad_configs_are_refused(client: Client) -> None:
     events = await configure(client, mcp_tool(f"http://127.0.0.1:{free_port()}/mcp", "gone"))
     assert [e["type"] for e in events[-2:]] == ["mcp_list_tools.in_progress", "mcp_list_tools.failed"]
