@@ -125,7 +125,7 @@ async def test_barge_in_cancels_the_answer_and_no_audio_follows(client: Client, 
     )
     await client.send({"type": "response.create", "response": {"max_output_tokens": 300}})
     first = (await client.until("response.audio.delta"))[-1]
-    interruption = await spoken(piper, "Wait, stop please.", lead_ms=100, tail_ms=900)
+    interruption = await spoken(piper, "Please stop now.", lead_ms=100, tail_ms=900)  # no pause inside
     await stream_pcm(client.send, interruption, speed=4)
     events = await client.until("response.done")
     done = events[-1]["response"]
