@@ -28,10 +28,7 @@ class EventEmitter:
     def on(self, event: str, listener: Listener) -> Listener: ...
     def on(self, event: str, listener: Listener | None = None) -> Any:
         """Call ``listener`` on every ``event``; without ``listener``, a decorator."""
-        if listener is None:
-            return lambda fn: self.on(event, fn)
-        self._listeners.setdefault(event, []).append((listener, False))
-        return listener
+        return self._add(event, listener, once=False)
 
     @overload
     def once(self, event: str) -> Callable[[Listener], Listener]: ...
@@ -39,9 +36,12 @@ class EventEmitter:
     def once(self, event: str, listener: Listener) -> Listener: ...
     def once(self, event: str, listener: Listener | None = None) -> Any:
         """Call ``listener`` on the next ``event`` only."""
+        return self._add(event, listener, once=True)
+
+    def _add(self, event: str, listener: Listener | None, once: bool) -> Any:
         if listener is None:
-            return lambda fn: self.once(event, fn)
-        self._listeners.setdefault(event, []).append((listener, True))
+            return lambda fn: self._add(event, fn, once)
+        self._listeners.setdefault(event, []).append((listener, once))
         return listener
 
     def off(self, event: str, listener: Listener | None = None) -> None:

@@ -341,14 +341,14 @@ class ResponseRunner:
             total.cached_tokens + usage.cached_tokens,
         )
 
-    def _where(self, item: Item) -> dict[str, Any]:
+    def _item_where(self, item: Item) -> dict[str, Any]:
+        """Where an output item is: the fields of the events about it."""
         assert item.id is not None
-        return {
-            "response_id": self.id,
-            "item_id": item.id,
-            "output_index": self.response.output.index(item),
-            "content_index": 0,
-        }
+        return {"response_id": self.id, "item_id": item.id, "output_index": self.response.output.index(item)}
+
+    def _where(self, item: Item) -> dict[str, Any]:
+        """Where an item's (only) content part is."""
+        return {**self._item_where(item), "content_index": 0}
 
     async def _close_message(self, status: Literal["completed", "incomplete"], stop: bool = False) -> None:
         """Close the assistant message: speak the rest of it, or with ``stop`` cut the speech short."""
@@ -398,7 +398,7 @@ class ResponseRunner:
             self._arguments_delta(item, event.arguments)
 
     def _arguments_delta(self, item: FunctionCallItem | MCPCallItem, delta: str) -> None:
-        where = {"response_id": self.id, "item_id": item.id or "", "output_index": self.response.output.index(item)}
+        where = self._item_where(item)
         if isinstance(item, MCPCallItem):
             self.send(ServerEventResponseMcpCallArgumentsDelta(**where, delta=delta))
         else:
@@ -417,19 +417,14 @@ class ResponseRunner:
         item.status = "completed"
         self.send(
             ServerEventResponseFunctionCallArgumentsDone(
-                response_id=self.id,
-                item_id=item.id or "",
-                output_index=self.response.output.index(item),
-                call_id=item.call_id,
-                name=item.name,
-                arguments=item.arguments,
+                **self._item_where(item), call_id=item.call_id, name=item.name, arguments=item.arguments
             )
         )
         self._item_done(item)
 
     def _mcp_arguments_done(self, item: MCPCallItem, arguments: str) -> None:
         item.arguments = arguments
-        where = {"response_id": self.id, "item_id": item.id or "", "output_index": self.response.output.index(item)}
+        where = self._item_where(item)
         self.send(ServerEventResponseMcpCallArgumentsDone(**where, arguments=arguments))
 
     # -- MCP calls -------------------------------------------------------------------------------
