@@ -87,6 +87,9 @@ async def test_official_sdk_spoken_question_with_server_vad(server, piper, whisp
     completed = next(e for e in events if e.type == "conversation.item.input_audio_transcription.completed")
     assert overlap("what is the capital of france", completed.transcript) >= 0.8, completed.transcript
     assert completed.item_id == started.item_id
+    deltas = [e.delta for e in events if e.type == "conversation.item.input_audio_transcription.delta"]
+    assert deltas and all(e.item_id == completed.item_id for e in events if e.type.endswith("transcription.delta"))
+    assert words(" ".join(deltas)) == words(completed.transcript), (deltas, completed.transcript)
 
     audio = b"".join(e.delta for e in events if e.type == "response.audio.delta")
     transcript = next(e for e in events if e.type == "response.audio_transcript.done").transcript

@@ -340,11 +340,10 @@ class Listener:
         turn.partial_text = text
         if len(stable) > len(turn.said) and stable.startswith(turn.said):
             delta, turn.said = stable[len(turn.said) :], stable
-            self.send(
-                ServerEventConversationItemInputAudioTranscriptionDelta(
-                    item_id=turn.item_id, content_index=0, delta=delta
-                )
-            )
+            self._delta(turn.item_id, delta)
+
+    def _delta(self, item_id: str, text: str) -> None:
+        self.send(ServerEventConversationItemInputAudioTranscriptionDelta(item_id=item_id, content_index=0, delta=text))
 
     # -- commit and transcription ----------------------------------------------------------------
 
@@ -362,9 +361,10 @@ class Listener:
         self.send(ServerEventInputAudioBufferCommitted(item_id=item_id, previous_item_id=previous))
         self.send(ServerEventConversationItemCreated(previous_item_id=previous, item=item.model_copy(deep=True)))
         self.conversation.turns.append(TurnMetrics(item_id=item_id, speech_end=speech_end, turn_end=time.monotonic()))
-        reuse = turn.speculative if turn is not None else None
-        if reuse is not None or self.transcription is not None:
-            self._start_transcript(item, reuse)
+        if turn is not None and turn.job is not turn.speculative:
+            self._cancel(turn.job)  # a partial transcript nobody needs any more
+        if (turn is not None and turn.speculative is not None) or self.transcription is not None:
+            self._start_transcript(item, turn)
 
     def transcript(self, item_id: str) -> asyncio.Task[Transcript] | None:
         """The transcription of a committed audio item; started now if nothing needed it before."""
@@ -375,16 +375,16 @@ class Listener:
             task = self._start_transcript(item)
         return task
 
-    def _start_transcript(
-        self, item: MessageItem, reuse: asyncio.Task[Transcript] | None = None
-    ) -> asyncio.Task[Transcript]:
+    def _start_transcript(self, item: MessageItem, turn: Turn | None = None) -> asyncio.Task[Transcript]:
+        """Transcribe a committed item, or take the transcript its turn already has of all its speech."""
         assert item.id is not None
-        task = reuse or asyncio.ensure_future(self._transcribe(self.conversation.user_audio[item.id]))
+        task = turn.speculative if turn is not None else None
+        task = task or asyncio.ensure_future(self._transcribe(self.conversation.user_audio[item.id]))
         self.transcripts[item.id] = task
-        metrics = next((turn for turn in reversed(self.conversation.turns) if turn.item_id == item.id), None)
+        metrics = next((m for m in reversed(self.conversation.turns) if m.item_id == item.id), None)
         if metrics is not None:
             task.add_done_callback(lambda _: setattr(metrics, "transcript", time.monotonic()))
-        task.add_done_callback(lambda done: self._transcribed(item, done))
+        task.add_done_callback(lambda done: self._transcribed(item, done, turn.said if turn else ""))
         return task
 
     async def _transcribe(self, audio: np.ndarray) -> Transcript:
@@ -395,7 +395,7 @@ class Listener:
         stt = self.stt_for(options)
         return await stt.transcribe(pcm.to_float(audio), language=options.language if options else None, prompt=prompt)
 
-    def _transcribed(self, item: MessageItem, task: asyncio.Task[Transcript]) -> None:
+    def _transcribed(self, item: MessageItem, task: asyncio.Task[Transcript], said: str) -> None:
         if task.cancelled():
             return
         assert item.id is not None
@@ -422,6 +422,9 @@ class Listener:
         logprobs = None
         if "item.input_audio_transcription.logprobs" in include:
             logprobs = [LogProbProperties.model_validate(p) for p in word_logprobs(transcript)]
+        words, sent = transcript.text.split(), len(said.split())
+        if len(words) > sent and len(_common_word_prefix(said, transcript.text).split()) == sent:  # the deltas end it
+            self._delta(item.id, " ".join(words[sent:]))
         self.send(
             ServerEventConversationItemInputAudioTranscriptionCompleted(
                 item_id=item.id,
