@@ -158,12 +158,13 @@ async def whisper():
 
 
 async def spoken(piper, text: str, rate: int = 24_000, lead_ms: int = 300, tail_ms: int = 1200):
-    """``text`` spoken by Piper as int16 at ``rate``, with silence before and after."""
+    """``text`` spoken by Piper as int16 at ``rate``, with silence before and after (the same audio every run)."""
     import numpy as np
 
     from voxlive.speech.audio import resample
+    from voxlive.speech.prosody import Prosody
 
-    speech = await piper.synthesize(text)
+    speech = await piper.synthesize(text, prosody=Prosody(variation=0))
     audio = resample(speech.audio, speech.sample_rate, rate)
     return np.concatenate(
         [np.zeros(rate * lead_ms // 1000, np.int16), audio, np.zeros(rate * tail_ms // 1000, np.int16)]

@@ -45,6 +45,25 @@ async def assert_session_still_works(client: Client) -> None:
         ),
         ('{"type": "session.update", "event_id": "e1", "session": {"voice": 7}}', "invalid_type", "session.voice"),
         (
+            '{"type": "session.update", "event_id": "e1", "session": {"voice": {"type": "azure-standard", '
+            '"name": "alloy", "pitch": "loud"}}}',
+            "invalid_value",
+            "session.voice.pitch",
+        ),
+        (
+            '{"type": "session.update", "event_id": "e1", "session": {"voice": {"type": "azure-standard", '
+            '"name": "alloy", "rate": "+300%"}}}',
+            "invalid_value",
+            "session.voice.rate",
+        ),
+        (
+            '{"type": "response.create", "event_id": "e1", "response": {"voice": {"type": "azure-standard", '
+            '"name": "alloy", "volume": "-120"}}}',
+            "invalid_value",
+            "response.voice.volume",
+        ),
+        ('{"type": "session.update", "event_id": "e1", "session": {"speed": 9}}', "invalid_value", "session.speed"),
+        (
             '{"type": "conversation.item.create", "event_id": "e1", "item": {"type": "message", "role": "user", '
             '"content": [{"type": "text", "text": "I am not the assistant"}]}}',
             "invalid_value",

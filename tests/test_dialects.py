@@ -1368,7 +1368,8 @@ def test_ga_session_created_decodes_to_a_response_session() -> None:
     assert session.tool_choice == "auto"
     ga_only = {"tracing", "truncation", "prompt", "audio", "type", "output_modalities"}
     assert not ga_only & session.to_dict().keys()
-    assert session.model_extra == {"speed": 1.0}  # no classic counterpart: kept, not lost
+    assert session.speed == 1.0
+    assert not session.model_extra
 
 
 def test_ga_item_added_and_done() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import warnings
 
 with warnings.catch_warnings():
@@ -15,6 +16,7 @@ import pytest
 from conftest import Server, espeak
 from voxlive.speech import audio as pcm
 from voxlive.speech.alignment import BLENDSHAPE_NAMES, FRAME_RATE, BlendshapeAnimator
+from voxlive.speech.prosody import Prosody, ssml_pitch, ssml_rate, ssml_volume
 from voxlive.speech.stt import OpenAICompatibleSTT
 from voxlive.speech.tts import OpenAICompatibleTTS
 
@@ -94,6 +96,77 @@ async def test_piper_words_and_visemes_follow_the_audio(piper, whisper) -> None:
     animator = BlendshapeAnimator()
     in_batches = [animator.frames(speech.visemes, until) for until in (100, 101, 750, duration)]
     assert np.array_equal(np.concatenate(in_batches), frames)  # batch by batch, the same frames
+
+
+@pytest.mark.parametrize(
+    ("read", "value", "factor"),
+    [
+        (ssml_rate, "fast", 1.55),
+        (ssml_rate, "+20%", 1.2),
+        (ssml_rate, "0.75", 0.75),
+        (ssml_rate, " Default ", 1.0),
+        (ssml_pitch, "x-low", 0.55),
+        (ssml_pitch, "-10%", 0.9),
+        (ssml_pitch, "+12st", 2.0),
+        (ssml_pitch, "-12st", 0.5),
+        (ssml_pitch, "+19Hz", 1.2),
+        (ssml_pitch, "95Hz", 1.0),
+        (ssml_volume, "soft", 0.4),
+        (ssml_volume, "50", 0.5),
+        (ssml_volume, "-20", 0.8),
+        (ssml_volume, "+50%", 1.5),
+        (ssml_volume, "-20dB", 0.1),
+    ],
+)
+def test_ssml_prosody_values_become_factors(read, value: str, factor: float) -> None:
+    assert read(value) == pytest.approx(factor)
+
+
+@pytest.mark.parametrize(
+    ("read", "value"),
+    [(ssml_rate, "quick"), (ssml_rate, "+150%"), (ssml_rate, "0.2"), (ssml_pitch, "loud"), (ssml_pitch, "+24st"),
+     (ssml_pitch, "10Hz"), (ssml_volume, "-120"), (ssml_volume, "10x")],
+)  # fmt: skip
+def test_ssml_prosody_values_that_cannot_be_used_say_why(read, value: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(f"'{value}'")):
+        read(value)
+
+
+def speaking_pitch(audio: np.ndarray, rate: int) -> float:
+    """The median fundamental frequency of the voiced 40 ms frames (autocorrelation), in Hz."""
+    x = pcm.to_float(pcm.resample(audio, rate, 16_000))
+    pitches = []
+    for start in range(0, len(x) - 640, 320):
+        frame = x[start : start + 640] - x[start : start + 640].mean()
+        if np.sqrt((frame**2).mean()) < 0.03:
+            continue
+        correlation = np.correlate(frame, frame, "full")[639:]
+        lag = 40 + int(np.argmax(correlation[40:267]))  # 60 to 400 Hz
+        if correlation[lag] > 0.4 * correlation[0]:
+            pitches.append(16_000 / lag)
+    return float(np.median(pitches))
+
+
+async def test_piper_speaks_with_the_prosody_asked_for(piper, whisper) -> None:
+    text = "The quick brown fox jumps over the lazy dog, twice."
+    plain = await piper.synthesize(text, prosody=Prosody(variation=0))
+    again = await piper.synthesize(text, prosody=Prosody(variation=0))
+    assert np.array_equal(plain.audio, again.audio)  # no variation: the same audio every time
+    varied = [await piper.synthesize(text) for _ in range(2)]
+    assert not np.array_equal(varied[0].audio, varied[1].audio)
+
+    higher = await piper.synthesize(text, prosody=Prosody(pitch=1.25, variation=0))
+    ratio = speaking_pitch(higher.audio, higher.sample_rate) / speaking_pitch(plain.audio, plain.sample_rate)
+    assert 1.15 < ratio < 1.35, ratio
+    assert 0.85 < higher.duration_ms / plain.duration_ms < 1.15  # the tempo is kept
+    faster = await piper.synthesize(text, prosody=Prosody(speed=1.5, variation=0))
+    assert 0.6 < faster.duration_ms / plain.duration_ms < 0.8
+    assert faster.words[-1].start_ms < plain.words[-1].start_ms  # the timings follow
+    quieter = await piper.synthesize(text, prosody=Prosody(volume=0.5, variation=0))
+    assert np.abs(quieter.audio.astype(int) - plain.audio.astype(int) // 2).max() <= 1
+    for speech in (higher, faster):
+        heard = await whisper.transcribe(pcm.to_float(pcm.resample(speech.audio, speech.sample_rate, 16_000)))
+        assert "brown fox" in heard.text.lower(), heard.text
 
 
 async def test_whisper_transcribes_another_voice(whisper) -> None:

@@ -337,6 +337,35 @@ async def test_truncate_keeps_the_words_that_were_heard(client: Client) -> None:
     assert "three" in repeated and "eight" not in repeated, repeated
 
 
+async def test_voice_settings_shape_the_spoken_answer(client: Client, whisper) -> None:
+    """Azure's voice ``rate``/``pitch``/``volume``/``temperature`` and OpenAI's ``speed`` reach the audio."""
+    text = "Testing one two three, this is voxlive speaking."
+    message = {"type": "message", "role": "assistant", "content": [{"type": "text", "text": text}]}
+
+    async def say(**session: object) -> np.ndarray:
+        await configure(client, **session)
+        await client.send({"type": "response.create", "response": {"pre_generated_assistant_message": message}})
+        events = await client.until("response.done")
+        audio = b"".join(base64.b64decode(e["delta"]) for e in events if e["type"] == "response.audio.delta")
+        return decode(audio, "pcm16")
+
+    steady = {"type": "azure-standard", "name": "alloy", "temperature": 0}
+    plain = await say(voice=steady)
+    assert np.array_equal(await say(voice=steady), plain)  # temperature 0: the same audio every time
+    faster = await say(voice={**steady, "rate": "+50%"})
+    assert 0.6 < len(faster) / len(plain) < 0.8
+    softer = await say(voice={**steady, "volume": "50"})
+    loudness = [float(np.sqrt(np.mean(audio.astype(np.float64) ** 2))) for audio in (softer, plain)]
+    assert len(softer) == len(plain) and 0.48 < loudness[0] / loudness[1] < 0.52
+    higher = await say(voice={**steady, "pitch": "+2st"})
+    assert 0.85 < len(higher) / len(plain) < 1.15 and not np.array_equal(higher[: len(plain)], plain[: len(higher)])
+    heard = await whisper.transcribe(to_float(resample(higher, 24_000, 16_000)))
+    assert overlap(text, heard.text) >= 0.6, heard.text
+    session = await configure(client, voice={**steady, "pitch": "+2st"})
+    assert session["voice"] == {**steady, "pitch": "+2st"}
+    assert 0.6 < len(await say(voice="alloy", speed=1.5)) / len(plain) < 0.8
+
+
 async def test_unknown_voice_is_refused(client: Client) -> None:
     await client.send({"type": "session.update", "event_id": "v", "session": {"voice": "nobody"}})
     error = await client.recv()

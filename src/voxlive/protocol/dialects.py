@@ -174,7 +174,7 @@ def session_from_ga(session: JSON) -> JSON:
     if "voice" in audio_out:
         out["voice"] = _voice_from_ga(audio_out["voice"])
     if "speed" in audio_out:
-        out["speed"] = audio_out["speed"]  # no classic counterpart: kept, so the server can say so
+        out["speed"] = audio_out["speed"]
     for dropped in ("tracing", "truncation", "prompt"):
         s.pop(dropped, None)  # GA features without a classic counterpart
     out.update(s)

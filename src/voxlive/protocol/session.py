@@ -366,6 +366,8 @@ class RequestSession(WireModel):
     tools: list[Tool] | None = None
     tool_choice: ToolChoice | None = None
     temperature: Annotated[float, Field(ge=0, le=2)] | None = None
+    speed: Annotated[float, Field(ge=0.25, le=1.5)] | None = None
+    """OpenAI's speaking speed (1 is the voice's own)."""
     max_response_output_tokens: MaxTokens | None = None
     reasoning_effort: ReasoningEffort | None = None
     interim_response: InterimResponseConfig | None = None

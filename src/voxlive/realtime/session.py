@@ -82,7 +82,7 @@ from .mcp_servers import MCPServers, MCPTool
 from .metrics import Telemetry
 from .observer import ResponseObserver
 from .response import ResponsePlan, ResponseRunner
-from .speaker import SpeakOptions
+from .speaker import SpeakOptions, voice_prosody
 
 log = logging.getLogger(__name__)
 
@@ -247,6 +247,7 @@ class RealtimeSession:
             raise ProtocolError(
                 f"Unknown voice '{voice_name(voice)}'. Available voices: {known}.", code="invalid_value", param=param
             )
+        voice_prosody(voice, None, param)
 
     # -- conversation items ----------------------------------------------------------------------
 
@@ -616,6 +617,7 @@ class RealtimeSession:
             timestamps="word" in (session.output_audio_timestamp_types or []),
             visemes="viseme_id" in animation,
             blendshapes="blendshapes" in animation,
+            prosody=voice_prosody(voice, session.speed, "response.voice"),
         )
         speak = dataclasses.replace(speak, **self.speak_overrides)
         response = Response(

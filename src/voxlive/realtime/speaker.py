@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..protocol import (
+    ProtocolError,
     ServerEvent,
     ServerEventResponseAnimationBlendshapesDelta,
     ServerEventResponseAnimationBlendshapesDone,
@@ -26,10 +27,12 @@ from ..protocol import (
     ServerEventResponseAudioTimestampDone,
     ServerEventResponseAudioTranscriptDelta,
     ServerEventResponseAudioTranscriptDone,
+    Voice,
 )
 from ..speech import audio as pcm
 from ..speech.alignment import BlendshapeAnimator, Viseme, WordTiming
 from ..speech.chunker import SentenceChunker
+from ..speech.prosody import NORMAL, Prosody, ssml_pitch, ssml_rate, ssml_volume
 from ..speech.tts import TTS, Speech
 from .metrics import TurnMetrics
 from .observer import ResponseObserver
@@ -45,13 +48,31 @@ class SpeakOptions:
     timestamps: bool = False
     visemes: bool = False
     blendshapes: bool = False
-    speed: float = 1.0
+    prosody: Prosody = NORMAL
     min_chars: int = 40
     """A piece after the first ends at the first sentence end once it has this many characters."""
     max_chars: int = 220
     """No piece is longer (it is cut at a clause, else at a space)."""
     ahead: int = 3
     """At most this many pieces are being synthesized or waiting to be sent at once (1: one at a time)."""
+
+
+def voice_prosody(voice: Voice | None, speed: float | None, param: str) -> Prosody:
+    """How a voice's settings (Azure's SSML ``rate``, ``pitch``, ``volume``, ``temperature``) and OpenAI's
+    ``speed`` ask it to speak; a value that cannot be read is a ``ProtocolError`` on ``param``."""
+    factors = {}
+    for name, read in (("rate", ssml_rate), ("pitch", ssml_pitch), ("volume", ssml_volume)):
+        value = getattr(voice, name, None)
+        try:
+            factors[name] = 1.0 if value is None else read(value)
+        except ValueError as error:
+            raise ProtocolError(str(error), code="invalid_value", param=f"{param}.{name}") from None
+    return Prosody(
+        speed=(speed or 1.0) * factors["rate"],
+        pitch=factors["pitch"],
+        volume=factors["volume"],
+        variation=getattr(voice, "temperature", None),
+    )
 
 
 @dataclass
@@ -85,7 +106,7 @@ def chunker_for(options: SpeakOptions) -> SentenceChunker:
 
 
 async def synthesize(tts: TTS, options: SpeakOptions, piece: str) -> Speech:
-    return await tts.synthesize(speakable(piece), options.voice, options.speed)
+    return await tts.synthesize(speakable(piece), options.voice, options.prosody)
 
 
 @dataclass

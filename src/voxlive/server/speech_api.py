@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from ..realtime.engine import Engine
 from ..speech import files
+from ..speech.prosody import Prosody
 
 
 class SpeechRequest(BaseModel):
@@ -38,7 +39,7 @@ async def speech(request: Request, engine: Engine) -> Response:
         return api_error(first["msg"] if first else "The body must be JSON.", param=param)
     if body.voice not in engine.tts.voice_names():
         return api_error(f"Unknown voice '{body.voice}'.", param="voice", code="invalid_value")
-    spoken = await engine.tts.synthesize(body.input, body.voice, body.speed)
+    spoken = await engine.tts.synthesize(body.input, body.voice, Prosody(speed=body.speed))
     data = await asyncio.to_thread(files.write, spoken.audio, spoken.sample_rate, body.response_format)
     return Response(data, media_type=files.FILE_FORMATS[body.response_format])
 

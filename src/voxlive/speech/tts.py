@@ -15,6 +15,7 @@ import numpy as np
 from .alignment import PhonemeTiming, Viseme, WordTiming, visemes, word_timings
 from .assets import piper_voice_path
 from .offload import run_in_slot
+from .prosody import NORMAL, Prosody, louder
 
 DEFAULT_VOICE = "en_US-joe-medium"
 OPENAI_VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar")
@@ -44,7 +45,7 @@ class TTS(Protocol):
         """The voices a session may ask for (aliases included)."""
         ...
 
-    async def synthesize(self, text: str, voice: str, speed: float = 1.0) -> Speech: ...
+    async def synthesize(self, text: str, voice: str, prosody: Prosody = NORMAL) -> Speech: ...
 
 
 class PiperTTS:
@@ -88,10 +89,10 @@ class PiperTTS:
 
         return PiperVoice.load(path, include_alignments=True)
 
-    async def synthesize(self, text: str, voice: str = DEFAULT_VOICE, speed: float = 1.0) -> Speech:
+    async def synthesize(self, text: str, voice: str = DEFAULT_VOICE, prosody: Prosody = NORMAL) -> Speech:
         await self.load(voice)
         name = self.resolve(voice)
-        return await run_in_slot(self._slots, self._synthesize, name, text, speed)
+        return await run_in_slot(self._slots, self._synthesize, name, text, prosody)
 
     def _phonemize_word(self, name: str, word: str) -> list[str]:
         """The phonemes of one word alone (cached: the same words come back all the time)."""
@@ -103,12 +104,17 @@ class PiperTTS:
             self._word_phonemes[key] = [p for sentence in sentences for p in [*sentence, " "]][:-1]
         return self._word_phonemes[key]
 
-    def _synthesize(self, name: str, text: str, speed: float) -> Speech:
+    def _synthesize(self, name: str, text: str, prosody: Prosody) -> Speech:
         from piper import SynthesisConfig
 
         piper = self._loaded[name]
-        config = SynthesisConfig(length_scale=1.0 / max(0.25, min(speed, 4.0)))
-        rate = piper.config.sample_rate
+        variation = prosody.variation
+        config = SynthesisConfig(
+            length_scale=prosody.pitch / prosody.speed,
+            noise_scale=None if variation is None else piper.config.noise_scale * variation,
+            noise_w_scale=None if variation is None else piper.config.noise_w_scale * variation,
+        )
+        rate = pitched(piper.config.sample_rate, prosody)
         blocks: list[np.ndarray] = []
         phonemes: list[PhonemeTiming] = []
         offset = 0
@@ -124,7 +130,7 @@ class PiperTTS:
 
         return Speech(
             text=text,
-            audio=audio,
+            audio=louder(audio, prosody.volume),
             sample_rate=rate,
             phonemes=phonemes,
             words=word_timings(text, phonemes, rate, lambda word: self._phonemize_word(name, word)),
@@ -135,7 +141,8 @@ class PiperTTS:
 class OpenAICompatibleTTS:
     """Speech from ``POST {base_url}/audio/speech`` (OpenAI, Kokoro/Piper servers, voxlive itself).
 
-    The service gives no timings, so words are spread over the audio by their length.
+    The service gives no timings, so words are spread over the audio by their length. It has no
+    setting for variation, so ``Prosody.variation`` is the service's own.
     """
 
     def __init__(
@@ -153,18 +160,31 @@ class OpenAICompatibleTTS:
     def voice_names(self) -> list[str]:
         return list(self.voices)
 
-    async def synthesize(self, text: str, voice: str, speed: float = 1.0) -> Speech:
+    async def synthesize(self, text: str, voice: str, prosody: Prosody = NORMAL) -> Speech:
         answer = await self.client.audio.speech.create(
-            model=self.model, voice=self.voices.get(voice, voice), input=text, response_format="wav", speed=speed
+            model=self.model,
+            voice=self.voices.get(voice, voice),
+            input=text,
+            response_format="wav",
+            speed=min(max(prosody.speed / prosody.pitch, 0.25), 4.0),
         )
         with wave.open(io.BytesIO(answer.content)) as wav:
             rate = wav.getframerate()
             audio = np.frombuffer(wav.readframes(wav.getnframes()), "<i2").astype(np.int16)
             if wav.getnchannels() > 1:
                 audio = audio.reshape(-1, wav.getnchannels())[:, 0].copy()
-        speech = Speech(text=text, audio=audio, sample_rate=rate)
+        speech = Speech(text=text, audio=louder(audio, prosody.volume), sample_rate=pitched(rate, prosody))
         speech.words = spread_words(text, speech.duration_ms)
         return speech
+
+
+def pitched(rate: int, prosody: Prosody) -> int:
+    """The sample rate to play speech made at ``rate`` at, for ``prosody.pitch``.
+
+    Played faster, speech is higher and shorter: the synthesis is asked for ``pitch`` times slower
+    speech, so the tempo comes out as ``speed`` asks.
+    """
+    return round(rate * prosody.pitch)
 
 
 def spread_words(text: str, duration_ms: int) -> list[WordTiming]:
