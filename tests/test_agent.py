@@ -223,7 +223,7 @@ async def test_the_stages_alone_history_and_lifecycle(agent: VoiceAgent, whisper
     assert "good morning" in words(await agent.transcribe_audio(wav))
     mp3 = await VoiceAgent(temperature=0, output_format="mp3").generate_speech_full("Hello there.")
     speech = await agent.generate_speech_full("Hello there, how are you?")
-    assert "hello there" in words(await wav_words(speech, whisper))
+    assert "there how are you" in words(await wav_words(speech, whisper))  # "Hello" is sometimes heard as "Oh"
     assert mp3[:3] == b"ID3" or mp3[0] == 0xFF
     assert [n for n, _ in seen][1:4] == ["speech_start", "audio", "speech_complete"]
     assert seen[1][1] == {"text": "Hello there, how are you?", "streaming": False}
