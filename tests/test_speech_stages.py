@@ -16,7 +16,7 @@ import pytest
 from conftest import Server, espeak
 from voxlive.speech import audio as pcm
 from voxlive.speech.alignment import BLENDSHAPE_NAMES, FRAME_RATE, BlendshapeAnimator
-from voxlive.speech.prosody import Prosody, ssml_pitch, ssml_rate, ssml_volume
+from voxlive.speech.prosody import PITCH, RATE, VOLUME, Prosody
 from voxlive.speech.stt import OpenAICompatibleSTT
 from voxlive.speech.tts import OpenAICompatibleTTS
 
@@ -99,37 +99,37 @@ async def test_piper_words_and_visemes_follow_the_audio(piper, whisper) -> None:
 
 
 @pytest.mark.parametrize(
-    ("read", "value", "factor"),
+    ("scale", "value", "factor"),
     [
-        (ssml_rate, "fast", 1.55),
-        (ssml_rate, "+20%", 1.2),
-        (ssml_rate, "0.75", 0.75),
-        (ssml_rate, " Default ", 1.0),
-        (ssml_pitch, "x-low", 0.55),
-        (ssml_pitch, "-10%", 0.9),
-        (ssml_pitch, "+12st", 2.0),
-        (ssml_pitch, "-12st", 0.5),
-        (ssml_pitch, "+19Hz", 1.2),
-        (ssml_pitch, "95Hz", 1.0),
-        (ssml_volume, "soft", 0.4),
-        (ssml_volume, "50", 0.5),
-        (ssml_volume, "-20", 0.8),
-        (ssml_volume, "+50%", 1.5),
-        (ssml_volume, "-20dB", 0.1),
+        (RATE, "fast", 1.55),
+        (RATE, "+20%", 1.2),
+        (RATE, "0.75", 0.75),
+        (RATE, " Default ", 1.0),
+        (PITCH, "x-low", 0.55),
+        (PITCH, "-10%", 0.9),
+        (PITCH, "+12st", 2.0),
+        (PITCH, "-12st", 0.5),
+        (PITCH, "+19Hz", 1.2),
+        (PITCH, "95Hz", 1.0),
+        (VOLUME, "soft", 0.4),
+        (VOLUME, "50", 0.5),
+        (VOLUME, "-20", 0.8),
+        (VOLUME, "+50%", 1.5),
+        (VOLUME, "-20dB", 0.1),
     ],
 )
-def test_ssml_prosody_values_become_factors(read, value: str, factor: float) -> None:
-    assert read(value) == pytest.approx(factor)
+def test_ssml_prosody_values_become_factors(scale, value: str, factor: float) -> None:
+    assert scale.read(value) == pytest.approx(factor)
 
 
 @pytest.mark.parametrize(
-    ("read", "value"),
-    [(ssml_rate, "quick"), (ssml_rate, "+150%"), (ssml_rate, "0.2"), (ssml_pitch, "loud"), (ssml_pitch, "+24st"),
-     (ssml_pitch, "10Hz"), (ssml_volume, "-120"), (ssml_volume, "10x")],
+    ("scale", "value"),
+    [(RATE, "quick"), (RATE, "+150%"), (RATE, "0.2"), (PITCH, "loud"), (PITCH, "+24st"),
+     (PITCH, "10Hz"), (VOLUME, "-120"), (VOLUME, "10x")],
 )  # fmt: skip
-def test_ssml_prosody_values_that_cannot_be_used_say_why(read, value: str) -> None:
+def test_ssml_prosody_values_that_cannot_be_used_say_why(scale, value: str) -> None:
     with pytest.raises(ValueError, match=re.escape(f"'{value}'")):
-        read(value)
+        scale.read(value)
 
 
 def speaking_pitch(audio: np.ndarray, rate: int) -> float:

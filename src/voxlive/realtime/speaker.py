@@ -32,7 +32,7 @@ from ..protocol import (
 from ..speech import audio as pcm
 from ..speech.alignment import BlendshapeAnimator, Viseme, WordTiming
 from ..speech.chunker import SentenceChunker
-from ..speech.prosody import NORMAL, Prosody, ssml_pitch, ssml_rate, ssml_volume
+from ..speech.prosody import NORMAL, PITCH, RATE, VOLUME, Prosody
 from ..speech.tts import TTS, Speech
 from .metrics import TurnMetrics
 from .observer import ResponseObserver
@@ -61,12 +61,12 @@ def voice_prosody(voice: Voice | None, speed: float | None, param: str) -> Proso
     """How a voice's settings (Azure's SSML ``rate``, ``pitch``, ``volume``, ``temperature``) and OpenAI's
     ``speed`` ask it to speak; a value that cannot be read is a ``ProtocolError`` on ``param``."""
     factors = {}
-    for name, read in (("rate", ssml_rate), ("pitch", ssml_pitch), ("volume", ssml_volume)):
-        value = getattr(voice, name, None)
+    for scale in (RATE, PITCH, VOLUME):
+        value = getattr(voice, scale.name, None)
         try:
-            factors[name] = 1.0 if value is None else read(value)
+            factors[scale.name] = 1.0 if value is None else scale.read(value)
         except ValueError as error:
-            raise ProtocolError(str(error), code="invalid_value", param=f"{param}.{name}") from None
+            raise ProtocolError(str(error), code="invalid_value", param=f"{param}.{scale.name}") from None
     return Prosody(
         speed=(speed or 1.0) * factors["rate"],
         pitch=factors["pitch"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,79 +26,71 @@ class Prosody:
 
 NORMAL = Prosody()
 
-# Azure's named values (its SSML documentation gives them as factors of the voice's default).
-RATES = {"x-slow": 0.5, "slow": 0.64, "medium": 1.0, "fast": 1.55, "x-fast": 2.0, "default": 1.0}
-PITCHES = {"x-low": 0.55, "low": 0.8, "medium": 1.0, "high": 1.2, "x-high": 1.45, "default": 1.0}
-VOLUMES = {"silent": 0.0, "x-soft": 0.2, "soft": 0.4, "medium": 0.6, "loud": 0.8, "x-loud": 1.0, "default": 1.0}
 BASE_PITCH_HZ = 95.0
 """What ``Hz`` pitch values are taken relative to: the default voice's median speaking pitch, measured."""
 
-SPEEDS = (0.5, 2.0)
-PITCH_FACTORS = (0.5, 2.0)
-_NUMBER = r"([+-]?\d+(?:\.\d+)?)"
+
+def _change(number: str) -> float:
+    return 1 + float(number) / 100
 
 
-def ssml_rate(value: str) -> float:
-    """An SSML ``rate`` (``fast``, ``+20%``, ``1.2``) as a speed factor."""
-    text = value.strip().lower()
-    if text in RATES:
-        return RATES[text]
-    if match := re.fullmatch(_NUMBER + "%", text):
-        factor = 1 + float(match[1]) / 100
-    elif match := re.fullmatch(_NUMBER, text):
-        factor = float(match[1])
-    else:
-        raise ValueError(f"'{value}' is not a rate: give x-slow…x-fast, a factor (1.2) or a change (+20%).")
-    return _within(factor, SPEEDS, "rate", value)
+def _hertz(number: str) -> float:
+    relative = number[0] in "+-"
+    return (BASE_PITCH_HZ + float(number) if relative else float(number)) / BASE_PITCH_HZ
 
 
-def ssml_pitch(value: str) -> float:
-    """An SSML ``pitch`` (``high``, ``+10%``, ``-2st``, ``+20Hz``, ``150Hz``) as a frequency factor."""
-    text = value.strip().lower()
-    if text in PITCHES:
-        return PITCHES[text]
-    if match := re.fullmatch(_NUMBER + "%", text):
-        factor = 1 + float(match[1]) / 100
-    elif match := re.fullmatch(_NUMBER + "st", text):
-        factor = 2 ** (float(match[1]) / 12)
-    elif match := re.fullmatch(_NUMBER + "hz", text):
-        relative = match[1][0] in "+-"
-        factor = (BASE_PITCH_HZ + float(match[1]) if relative else float(match[1])) / BASE_PITCH_HZ
-    else:
-        raise ValueError(
-            f"'{value}' is not a pitch: give x-low…x-high, a change (+10%, -2st, +20Hz) or a pitch (150Hz)."
-        )
-    return _within(factor, PITCH_FACTORS, "pitch", value)
+def _level(number: str) -> float:
+    return (100 + float(number) if number[0] in "+-" else float(number)) / 100
 
 
-def ssml_volume(value: str) -> float:
-    """An SSML ``volume`` (``soft``, ``80``, ``-20``, ``+50%``, ``-6dB``) as a gain (100, the default, is 1)."""
-    text = value.strip().lower()
-    if text in VOLUMES:
-        return VOLUMES[text]
-    if match := re.fullmatch(_NUMBER + "%", text):
-        gain = 1 + float(match[1]) / 100
-    elif match := re.fullmatch(_NUMBER + "db", text):
-        gain = 10 ** (float(match[1]) / 20)
-    elif match := re.fullmatch(_NUMBER, text):
-        number = float(match[1])
-        gain = (100 + number if match[1][0] in "+-" else number) / 100
-    else:
-        raise ValueError(
-            f"'{value}' is not a volume: give silent…x-loud, a level from 0 to 100, or a change (-20, +50%, -6dB)."
-        )
-    if gain < 0:
-        raise ValueError(f"The volume '{value}' is below silence.")
-    return gain
+@dataclass(frozen=True)
+class SSMLScale:
+    """One SSML ``prosody`` attribute: its named values (Azure's, as factors of the voice's own), the units
+    a number may carry, and the factors allowed."""
+
+    name: str
+    named: dict[str, float]
+    units: dict[str, Callable[[str], float]]
+    bounds: tuple[float, float]
+    forms: str
+
+    def read(self, value: str) -> float:
+        text = value.strip().lower()
+        if text in self.named:
+            return self.named[text]
+        for unit, factor_of in self.units.items():
+            if match := re.fullmatch(r"([+-]?\d+(?:\.\d+)?)" + unit, text):
+                factor = factor_of(match[1])
+                low, high = self.bounds
+                if not low <= factor <= high:
+                    raise ValueError(
+                        f"The {self.name} '{value}' is a factor of {factor:g}; it must be {low:g} to {high:g}."
+                    )
+                return factor
+        raise ValueError(f"'{value}' is not a {self.name}: give {self.forms}.")
 
 
-def _within(factor: float, bounds: tuple[float, float], what: str, value: str) -> float:
-    low, high = bounds
-    if not low <= factor <= high:
-        raise ValueError(
-            f"The {what} '{value}' is {factor:g} times the voice's own; it must be from {low:g} to {high:g}."
-        )
-    return factor
+RATE = SSMLScale(
+    "rate",
+    {"x-slow": 0.5, "slow": 0.64, "medium": 1.0, "fast": 1.55, "x-fast": 2.0, "default": 1.0},
+    {"%": _change, "": float},
+    (0.5, 2.0),
+    "x-slow…x-fast, a factor (1.2) or a change (+20%)",
+)
+PITCH = SSMLScale(
+    "pitch",
+    {"x-low": 0.55, "low": 0.8, "medium": 1.0, "high": 1.2, "x-high": 1.45, "default": 1.0},
+    {"%": _change, "st": lambda n: 2 ** (float(n) / 12), "hz": _hertz},
+    (0.5, 2.0),
+    "x-low…x-high, a change (+10%, -2st, +20Hz) or a pitch (150Hz)",
+)
+VOLUME = SSMLScale(
+    "volume",
+    {"silent": 0.0, "x-soft": 0.2, "soft": 0.4, "medium": 0.6, "loud": 0.8, "x-loud": 1.0, "default": 1.0},
+    {"%": _change, "db": lambda n: 10 ** (float(n) / 20), "": _level},
+    (0.0, 4.0),
+    "silent…x-loud, a level from 0 to 100 (the default), or a change (-20, +50%, -6dB)",
+)
 
 
 def louder(audio: np.ndarray, gain: float) -> np.ndarray:
