@@ -30,6 +30,7 @@ from ..protocol import (
 from ..tools.approvals import Approvals
 from ..tools.mcp_client import MCPClient, MCPEndpoint, MCPFailure
 from .conversation import Conversation
+from .listener import log_failure
 
 STDIO = "stdio:"
 
@@ -131,8 +132,7 @@ class MCPServers:
             del self._listings[key]
         named = {self.endpoint(listing.server) for listing in self._listings.values()}
         for endpoint in [endpoint for endpoint in self._clients if endpoint not in named]:
-            task = asyncio.ensure_future(self._clients.pop(endpoint).close())
-            task.add_done_callback(lambda t: t.exception())
+            asyncio.ensure_future(self._clients.pop(endpoint).close()).add_done_callback(log_failure)
 
     def tools_now(self, servers: list[MCPServer]) -> dict[str, MCPTool] | None:
         """The tools of these servers by name (the first server offering a name wins); ``None`` while any is

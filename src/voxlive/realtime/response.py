@@ -375,9 +375,7 @@ class ResponseRunner:
             return  # approval is asked once the arguments are complete
         item: FunctionCallItem | MCPCallItem
         if tool is not None:
-            item = MCPCallItem(
-                id=new_id("item"), object="realtime.item", server_label=tool.server.server_label, name=tool.name
-            )
+            item = _mcp_call_item(tool)
         else:
             item = FunctionCallItem(
                 id=new_id("item"),
@@ -460,13 +458,8 @@ class ResponseRunner:
                 )
             if approval is None or not approval.approve:
                 return  # the model reads that the call was not made
-            item = MCPCallItem(
-                id=new_id("item"),
-                object="realtime.item",
-                server_label=tool.server.server_label,
-                name=tool.name,
-                approval_request_id=request.id,
-            )
+            item = _mcp_call_item(tool)
+            item.approval_request_id = request.id
             self._add_item(item)
             self._arguments_delta(item, arguments)
             self._mcp_arguments_done(item, arguments)
@@ -506,6 +499,10 @@ class ResponseRunner:
         response.usage.input_token_details.cached_tokens_details.text_tokens = usage.cached_tokens
         self.metrics.done = time.monotonic()
         self.send(ServerEventResponseDone(response=response.model_copy(deep=True)))
+
+
+def _mcp_call_item(tool: MCPTool) -> MCPCallItem:
+    return MCPCallItem(id=new_id("item"), object="realtime.item", server_label=tool.server.server_label, name=tool.name)
 
 
 def _json_object(arguments: str) -> dict[str, Any]:
