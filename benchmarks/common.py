@@ -22,8 +22,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 @contextlib.contextmanager
-def server(config: str = "") -> Iterator[str]:
-    """``voxlive serve`` on a free loopback port; yields its ``ws://`` base URL once healthy."""
+def server(config: str = "", source: str | None = None) -> Iterator[str]:
+    """``voxlive serve`` on a free loopback port; yields its ``ws://`` base URL once healthy. ``source``: the
+    checkout whose ``src/`` to run instead of the installed package (an earlier version, measured in the same run)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -43,6 +44,7 @@ def server(config: str = "") -> Iterator[str]:
             "warning",
         ],
         stdout=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(Path(source) / "src")} if source else None,
     )
     try:
         deadline = time.monotonic() + 180

@@ -1,18 +1,22 @@
-"""Turn detection and transcription: end-of-turn delay, transcript delay, false cut-offs, STT speed.
+"""Turn detection and transcription: end-of-turn delay, transcript delay, false cut-offs, word errors.
 
 Streams spoken utterances in real time through ``/voice-live/realtime`` (a real ``voxlive serve``) with
-``server_vad`` and with ``azure_semantic_vad``, and measures on the client side:
+``server_vad``, ``azure_semantic_vad`` and ``semantic_vad``, for each server configuration (the default, and
+without the turn model), and measures on the client side:
 
 - end-of-turn delay: last speech sample sent → ``input_audio_buffer.committed`` received;
 - transcript delay: last speech sample sent → ``…input_audio_transcription.completed`` received;
-- false cut-offs: utterances with a pause inside an unfinished sentence that were split into two turns.
+- false cut-offs: utterances with a pause inside an unfinished sentence that were split into two turns;
+- the word error rate of the turns' transcripts (what the model will read).
 
-Also times the STT alone (ms of compute per second of audio) for the bundled Whisper models.
-Run: ``.venv/bin/python benchmarks/turns.py`` (about four minutes).
+The recognizers alone are compared by ``recognizers.py``.
+Run: ``.venv/bin/python benchmarks/turns.py [--configs ...] [--baseline CHECKOUT]`` (about three minutes a
+configuration); ``--baseline`` also measures an earlier version (a ``git worktree``) with its own defaults.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
 import json
@@ -26,8 +30,7 @@ import websockets
 sys.path.insert(0, str(Path(__file__).parent))
 from common import espeak, percentile_table, server, summary, write_results
 
-from voxlive.speech.audio import STAGE_RATE, resample, to_float
-from voxlive.speech.stt import WhisperSTT
+from voxlive.speech.audio import resample
 from voxlive.speech.tts import PiperTTS
 
 RATE = 24_000
@@ -60,7 +63,10 @@ MODES = {
         "create_response": False,
         "end_of_utterance_detection": {"model": "semantic_detection_v1", "timeout_ms": 1000},
     },
+    "semantic_vad": {"type": "semantic_vad", "eagerness": "auto", "create_response": False},
 }
+CONFIGS = {"default": "", "no turn model": "[turn]\nsmart_turn = false\n"}
+BASELINE = "baseline"
 
 
 async def speech(piper: PiperTTS, text: str, use_espeak: bool) -> np.ndarray:
@@ -145,52 +151,50 @@ async def run_mode(url: str, detection: dict, items: list[tuple[str, np.ndarray,
     return results
 
 
-async def stt_speed(items: list[tuple[str, np.ndarray, bool]]) -> dict[str, list[float]]:
-    """Milliseconds of transcription per second of audio, for each bundled model."""
-    speeds: dict[str, list[float]] = {}
-    for name in ("tiny.en", "base"):
-        stt = WhisperSTT(name)
-        await stt.load()
-        await stt.transcribe(np.zeros(STAGE_RATE, np.float32))
-        for _, audio, _ in items:
-            samples = to_float(resample(audio, RATE, STAGE_RATE))
-            began = time.perf_counter()
-            await stt.transcribe(samples)
-            speeds.setdefault(name, []).append((time.perf_counter() - began) * 1000 / (len(samples) / STAGE_RATE))
-    return speeds
+def wer(results: list[dict]) -> float:
+    from recognizers import word_errors
+
+    counts = [word_errors(r["text"], r["transcript"].replace(" | ", " ")) for r in results]
+    return 100 * sum(e for e, _ in counts) / max(1, sum(n for _, n in counts))
 
 
 async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--modes", default=",".join(MODES), help="comma-separated turn-detection modes")
+    parser.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated server configurations")
+    parser.add_argument("--baseline", help="a checkout of an earlier version to measure first, with its defaults")
+    args = parser.parse_args()
+    modes = [m for m in args.modes.split(",") if m]
+    runs = [(BASELINE, "", args.baseline)] if args.baseline else []
+    runs += [(name, CONFIGS[name], None) for name in args.configs.split(",") if name]
     piper = PiperTTS()
     await piper.load()
     items = await utterances(piper)
-    speeds = await stt_speed(items)
-    modes: dict[str, list[dict]] = {}
-    with server() as url:
-        for name, detection in MODES.items():
-            modes[name] = await run_mode(url, detection, items)
     rows: dict[str, list[float]] = {}
-    report: dict[str, object] = {"stt_ms_per_audio_second": {k: summary(v) for k, v in speeds.items()}}
-    for name, results in modes.items():
-        complete = [r for r in results if not r["paused"]]
-        paused = [r for r in results if r["paused"]]
-        rows[f"{name}: end of turn (complete)"] = [r["end_of_turn_ms"] for r in complete if r["end_of_turn_ms"]]
-        rows[f"{name}: transcript (complete)"] = [r["transcript_ms"] for r in complete if r["transcript_ms"]]
-        cut = sum(r["turns"] > 1 for r in paused)
-        missed = sum(r["turns"] == 0 for r in results)
-        report[name] = {
-            "end_of_turn_ms": summary(rows[f"{name}: end of turn (complete)"]),
-            "transcript_ms": summary(rows[f"{name}: transcript (complete)"]),
-            "false_cutoffs": f"{cut}/{len(paused)}",
-            "missed_turns": missed,
-            "utterances": results,
-        }
-    for name, values in speeds.items():
-        rows[f"STT {name} (ms per s of audio)"] = values
-    print(percentile_table("Turn detection and transcription (client side, real-time streaming)", rows))
-    for name in modes:
-        print(f"{name}: false cut-offs {report[name]['false_cutoffs']} (paused sentences split in two), "
-              f"missed turns {report[name]['missed_turns']}")  # fmt: skip
+    report: dict[str, object] = {}
+    lines = [f"{'configuration':<16} {'mode':<19} {'cut in two':>10} {'missed':>7} {'WER %':>6}"]
+    for config, toml, source in runs:
+        with server(toml, source) as url:
+            for mode in modes:
+                results = await run_mode(url, MODES[mode], items)
+                name = f"{config}, {mode}"
+                complete = [r for r in results if not r["paused"]]
+                paused = [r for r in results if r["paused"]]
+                rows[f"{name}: end of turn"] = [r["end_of_turn_ms"] for r in complete if r["end_of_turn_ms"]]
+                rows[f"{name}: transcript"] = [r["transcript_ms"] for r in complete if r["transcript_ms"]]
+                cut = sum(r["turns"] > 1 for r in paused)
+                missed = sum(r["turns"] == 0 for r in results)
+                report[name] = {
+                    "end_of_turn_ms": summary(rows[f"{name}: end of turn"]),
+                    "transcript_ms": summary(rows[f"{name}: transcript"]),
+                    "false_cutoffs": f"{cut}/{len(paused)}",
+                    "missed_turns": missed,
+                    "wer_percent": wer(results),
+                    "utterances": results,
+                }
+                lines.append(f"{config:<16} {mode:<19} {cut:>6}/{len(paused):<3} {missed:>7} {wer(results):>6.1f}")
+    print(percentile_table("Turn detection and transcription, complete questions (client side, real time)", rows))
+    print("\n".join(lines))
     print("results:", write_results("turns", report))
 
 

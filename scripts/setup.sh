@@ -28,4 +28,4 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   touch "$stamp"
 fi
 
-.venv/bin/python -c "from voxlive.speech.assets import llm_model_path; llm_model_path()"
+.venv/bin/python -c "from voxlive.speech.assets import prepare; prepare()"

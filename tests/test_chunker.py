@@ -319,3 +319,21 @@ def test_clause_split_only_for_the_first_piece(words: list[str]) -> None:
     pieces = [p.strip() for p in chunk(llm_tokens(text))]
     assert pieces[0] == "Hello there,"
     assert pieces[1:] == [text.removeprefix("Hello there, ")]
+
+
+@pytest.mark.parametrize("streaming", list(STREAMINGS))
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("The capital of France is Paris.", ["The capital of France ", "is Paris."]),
+        ("The Mona Lisa was painted by Leonardo da Vinci.", ["The Mona Lisa was painted ", "by Leonardo da Vinci."]),
+        ("To boil an egg, put it in water.", ["To boil an egg, ", "put it in water."]),
+        ("In London there are 365 days in a year.", ["In London there are 365 days ", "in a year."]),
+        ("Sure! Here is one for you.", ["Sure! ", "Here is one for you."]),
+        ("Yes it is.", ["Yes it is."]),
+    ],
+)
+def test_the_first_piece_can_be_a_few_words(text: str, expected: list[str], streaming: str) -> None:
+    """Four words, and not ending on one a phrase rarely ends with ("of", "was", "are", a number); later pieces as
+    usual."""
+    assert chunk(STREAMINGS[streaming](text), SentenceChunker(first_words=4)) == expected

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import Server, espeak
 from voxlive.speech import files
-from voxlive.speech.assets import QWEN_GGUF
+from voxlive.speech.assets import QWEN_GGUF, SMART_TURN
 
 COMMANDS = ["serve", "talk", "say", "transcribe", "models", "bench"]
 
@@ -41,8 +41,8 @@ def test_models_lists_sizes_and_checksums() -> None:
     run = voxlive("models")
     assert run.returncode == 0
     lines = run.stdout.splitlines()
-    assert len(lines) == 5 and all("sha256" in line for line in lines)
-    assert QWEN_GGUF.sha256 in run.stdout
+    assert len(lines) == 7 and all("sha256" in line for line in lines)
+    assert QWEN_GGUF.sha256 in run.stdout and SMART_TURN.sha256 in run.stdout
 
 
 def test_bench_refuses_an_unknown_benchmark() -> None:

@@ -15,8 +15,15 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .server.app import create_app
+    from .speech.assets import ModelFileError, smart_turn_path
 
     settings = Settings.load(args.config)
+    if settings.turn.smart_turn:
+        try:
+            smart_turn_path()
+        except ModelFileError as error:
+            print(f"voxlive cannot serve: {error}", file=sys.stderr)
+            return 1
     if args.host:
         settings.server.host = args.host
     if args.port is not None:
@@ -96,13 +103,15 @@ def _models(args: argparse.Namespace) -> int:
         ("VAD", "Silero VAD v6", assets.silero_vad_path),
         ("STT", "Whisper tiny.en (CTranslate2)", lambda: assets.whisper_model_dir("tiny.en") / "model.bin"),
         ("STT", "Whisper base (CTranslate2)", lambda: assets.whisper_model_dir("base") / "model.bin"),
+        ("STT", "Moonshine tiny (ONNX Runtime)", lambda: assets.moonshine_dir() / "encoder_model.ort"),
+        ("turn", "Smart Turn v3.2 (ONNX)", assets.smart_turn_path),
         ("LLM", "Qwen2.5-Coder-0.5B-Instruct Q4_K_M", assets.llm_model_path),
         ("TTS", "Piper en_US-joe-medium", assets.piper_voice_path),
     ]
     for stage, name, locate in rows:
         try:
             path = locate()
-        except (FileNotFoundError, ModuleNotFoundError) as exc:
+        except (FileNotFoundError, ModuleNotFoundError, assets.ModelFileError) as exc:
             print(f"{stage:<4} {name:<36} missing: {exc}")
             continue
         digest = hashlib.sha256()
@@ -114,7 +123,7 @@ def _models(args: argparse.Namespace) -> int:
     return 0
 
 
-BENCHMARKS = ("latency", "concurrency", "protocol", "mcp")
+BENCHMARKS = ("latency", "turns", "recognizers", "concurrency", "protocol", "mcp")
 
 
 def _bench(args: argparse.Namespace) -> int:

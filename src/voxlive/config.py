@@ -38,15 +38,24 @@ class LLMSettings(_Section):
     """The model name sent to an OpenAI-compatible service."""
     vision: bool = False
     """The OpenAI-compatible model reads images (the video agent at ``/ws/video`` needs one)."""
+    threads: int | None = None
+    """Local: the threads that decode (default: the cores the process may use, at most 8)."""
+    yield_to_speech: bool = True
+    """Local: decoding pauses while the first piece of a reply is synthesized (or a pause is transcribed), so
+    that work has the cores to itself."""
 
 
 class STTSettings(_Section):
     provider: Literal["local", "openai"] = "local"
-    model: str = "tiny.en"
-    """Local: ``tiny.en`` (bundled, English), ``base`` (bundled, multilingual) or a CTranslate2 model directory;
-    openai: the service's model name (``whisper-1``)."""
+    model: str = "moonshine-tiny"
+    """Local: ``moonshine-tiny`` (bundled, English, fastest), ``tiny.en`` (bundled Whisper, English), ``base``
+    (bundled Whisper, multilingual) or a CTranslate2 Whisper model directory; openai: the service's model name
+    (``whisper-1``)."""
     base_url: str | None = None
     api_key: str | None = None
+    threads: int | None = None
+    """Local: threads per transcription (default: 1 for Moonshine, the cores the process may use for Whisper, at
+    most 4)."""
 
 
 class TTSSettings(_Section):
@@ -59,6 +68,20 @@ class TTSSettings(_Section):
     base_url: str | None = None
     api_key: str | None = None
     model: str = "tts-1"
+    threads: int | None = None
+    """Local: threads per synthesis (default: the cores the process may use, at most 4)."""
+    first_words: int = Field(default=4, ge=0)
+    """The first spoken piece of a reply ends after this many words (or at the first comma), so it is heard
+    while the rest is written; later pieces are whole sentences. 0: the first clause or sentence."""
+
+
+class TurnTakingSettings(_Section):
+    """How the end of a user's turn is decided in the semantic modes."""
+
+    smart_turn: bool = True
+    """The audio turn model (Smart Turn v3.2) judges each pause with the transcript; off, the transcript alone."""
+    draft_replies: bool = True
+    """The reply starts at the user's pause, from the transcript so far, and is used if the turn ends there."""
 
 
 class TelemetrySettings(_Section):
@@ -100,6 +123,7 @@ class Settings(_Section):
     stt: STTSettings = Field(default_factory=STTSettings)
     tts: TTSSettings = Field(default_factory=TTSSettings)
     session: SessionDefaults = Field(default_factory=SessionDefaults)
+    turn: TurnTakingSettings = Field(default_factory=TurnTakingSettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     mcp: MCPSettings = Field(default_factory=MCPSettings)
 

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import Settings
+from ..config import Settings, TurnTakingSettings
 from ..protocol import (
     ClientEventConversationItemCreate,
     ClientEventConversationItemDelete,
@@ -45,7 +45,6 @@ from ..protocol import (
     new_id,
 )
 from ..realtime.engine import Engine
-from ..realtime.listener import log_failure
 from ..realtime.session import RealtimeSession
 from ..realtime.speaker import speakable
 from ..speech import audio as pcm
@@ -80,11 +79,15 @@ class SpeechOptions:
 _shared_engine: Engine | None = None
 
 
+AGENT_SETTINGS = Settings(turn=TurnTakingSettings(smart_turn=False))
+"""An agent's own engine: the embedded stack; no turn model (the agent is given whole turns, it detects none)."""
+
+
 def shared_engine() -> Engine:
     """The embedded local stack, loaded once per process and shared by every agent that does not bring its own."""
     global _shared_engine
     if _shared_engine is None:
-        _shared_engine = Engine(Settings())
+        _shared_engine = Engine(AGENT_SETTINGS)
     return _shared_engine
 
 
@@ -129,9 +132,8 @@ class VoiceAgent(EventEmitter):
         if max_steps < 1:
             raise ValueError("max_steps must be at least 1.")
         if engine is None:
-            engine = (
-                shared_engine() if llm is None and stt is None and tts is None else Engine(Settings(), llm, stt, tts)
-            )
+            own = llm is not None or stt is not None or tts is not None
+            engine = Engine(AGENT_SETTINGS, llm, stt, tts) if own else shared_engine()
         self.engine = engine
         defaults = engine.settings.session
         self.instructions = instructions if instructions is not None else defaults.instructions
@@ -575,16 +577,15 @@ class VoiceAgent(EventEmitter):
     def interrupt_speech(self, reason: str = "interrupted") -> None:
         """Stop speaking at once; the reply goes on in text."""
         session = self._session
-        if session is not None and session.response is not None:
-            mute = asyncio.ensure_future(session.response.mute())
-            mute.add_done_callback(log_failure)
+        if session is not None and session.turn is not None:
+            session.turn.interrupt("speech")
         self._speech_interrupted(reason)
 
     def interrupt_current_response(self, reason: str = "interrupted") -> None:
         """Stop the reply: the LLM, the tool loop and the speech."""
         session = self._session
-        if session is not None and session.response is not None:
-            session.response.cancel("client_cancelled")
+        if session is not None and session.turn is not None:
+            session.turn.interrupt("client_cancelled")
         self._cancelled = True
         self._speech_interrupted(reason)
 

@@ -27,6 +27,8 @@ class Draft:
         self.speak = speak
         self.started = time.monotonic()
         self.first_piece: tuple[str, asyncio.Task[Speech]] | None = None
+        self._speaks_first = tts is not None and speak is not None
+        """The draft synthesizes its first piece (until a response that uses it speaks for itself)."""
         self._events: list[tuple[float, LLMEvent]] = []
         self._error: BaseException | None = None
         self._changed = asyncio.Event()
@@ -38,11 +40,12 @@ class Draft:
             async for event in llm.stream(self.request):
                 self._events.append((time.monotonic(), event))
                 self._changed.set()
-                if chunker is not None and isinstance(event, TextDelta):
+                if chunker is not None and self._speaks_first and isinstance(event, TextDelta):
                     for piece in chunker.feed(event.text):
                         assert tts is not None and self.speak is not None
                         if is_spoken(piece):
-                            self.first_piece = (piece, asyncio.create_task(synthesize(tts, self.speak, piece)))
+                            speech = asyncio.create_task(synthesize(tts, self.speak, piece, first=True))
+                            self.first_piece = (piece, speech)
                         chunker = None
                         break
         except Exception as exc:  # the reader re-raises it
@@ -50,9 +53,11 @@ class Draft:
         finally:
             self._changed.set()
 
-    @property
-    def first_event_at(self) -> float | None:
-        return self._events[0][0] if self._events else None
+    def take_first_piece(self) -> tuple[str, asyncio.Task[Speech]] | None:
+        """For the response that uses the draft: the first piece as synthesized so far (or being synthesized);
+        if there is none yet, the draft makes none (the response's speaker will)."""
+        self._speaks_first = False
+        return self.first_piece
 
     async def events(self) -> AsyncIterator[tuple[float, LLMEvent]]:
         """Every event with its arrival time (``time.monotonic()``), from the first."""

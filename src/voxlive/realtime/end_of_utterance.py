@@ -1,29 +1,16 @@
-"""``EndOfUtterance``: does the transcript so far sound finished? (the semantic turn detection modes)."""
+"""``EndOfUtterance``: has the user finished? The turn model's hearing and the transcript's words, at each pause."""
 
 from __future__ import annotations
 
 import re
 
-from ..protocol import AzureSemanticVad, AzureSemanticVadEn, AzureSemanticVadMultilingual, SemanticVad
+from ..speech.phrases import UNFINISHED_ENDINGS
 from ..speech.stt import Transcript
 from .turn_detector import ms_to_samples
+from .turn_settings import TurnSettings
 
 FILLER_WORDS = frozenset({"ah", "umm", "um", "mm", "uh", "huh", "oh", "yeah", "hmm", "er", "erm"})
 """Removed before judging when ``remove_filler_words`` is on (the list VoiceLive documents, and kin)."""
-
-UNFINISHED_ENDINGS = frozenset(
-    {
-        "a", "an", "the", "my", "your", "his", "her", "its", "our", "their", "this", "that", "these", "those", "some",
-        "any", "every", "no", "and", "or", "but", "nor", "so", "because", "since", "although", "though", "if",
-        "unless", "until", "while", "when", "whenever", "where", "whether", "than", "as", "like", "to", "for", "of",
-        "with", "without", "about", "at", "by", "from", "in", "into", "on", "onto", "over", "under", "after", "before",
-        "between", "through", "is", "are", "was", "were", "be", "been", "being", "am", "do", "does", "did", "have",
-        "has", "had", "will", "would", "can", "could", "should", "shall", "may", "might", "must", "i", "you", "he",
-        "she", "we", "they", "it's", "i'm", "i'd", "i'll", "i've", "you're", "we're", "they're", "there's", "let's",
-        "want", "wanna", "need", "gonna", "going", "trying", "try", "please",
-    }
-)  # fmt: skip
-"""Words a finished sentence rarely ends with: after them the speaker is most likely still going."""
 
 QUESTION_ENDINGS = frozenset(
     {"is", "are", "was", "were", "am", "be", "been", "do", "does", "did", "have", "has", "had", "can", "could",
@@ -38,8 +25,12 @@ LINKING_WORDS = frozenset(
 """Prepositions and conjunctions: a phrase that ends with one plus an unsure word was most likely cut short."""
 
 SURE_WORD = 0.75
-_LEVELS = {"low": 0.45, "default": 0.6, "medium": 0.6, "high": 0.75}
-"""How sure the judgement must be that the thought is finished before the turn ends early."""
+UNFINISHED = 0.3
+"""A transcript judged this complete or less is surely unfinished (its last word says so)."""
+ENDED = 0.85
+"""A transcript judged this complete or more ends a sentence (``.``, ``!``, ``?``) of several words."""
+UNSURE = 0.5
+"""A transcript judged this complete or less does not end a sentence."""
 
 
 def completeness(transcript: Transcript, remove_fillers: bool = False) -> float:
@@ -68,10 +59,12 @@ def _lexical(text: str, remove_fillers: bool) -> float:
         return 0.2
     tail = words[-1] if not (words[-1][0].isalnum() or words[-1][0] == "'") else ""
     last = spoken[-1]
-    if tail.startswith(("...", "…", "-", ",", ";", ":")):
-        return 0.1
     if last in UNFINISHED_ENDINGS and not (tail.startswith("?") and last in QUESTION_ENDINGS):
         return 0.15
+    if tail.startswith(("...", "…", "-")):
+        return 0.1
+    if tail.startswith((",", ";", ":")):  # a recognizer's pause mark, weaker than trailing off
+        return 0.35
     if last in FILLER_WORDS:
         return 0.25
     if tail.startswith("?"):
@@ -82,36 +75,38 @@ def _lexical(text: str, remove_fillers: bool) -> float:
 
 
 class EndOfUtterance:
-    """Turns a completeness judgement into how much silence ends the turn.
+    """Turns the judgements made at a pause into how much silence ends the turn.
 
-    A finished thought ends the turn after ``FAST_MS`` of silence (or at once, if the silence is
-    already longer); an unfinished one holds the turn open for ``silence_duration_ms`` plus the end
-    of utterance detection's ``timeout_ms``; anything else keeps ``silence_duration_ms``.
+    Two judges: the turn model's probability that the turn is complete, from the audio (intonation,
+    rhythm), and ``completeness`` of the transcript so far, from its words. A turn whose words are
+    surely unfinished ("…a table for") is held open for ``silence_ms + hold_ms``. Otherwise the turn is
+    finished, and ends after ``finished_ms`` of silence, when the turn model says so (its probability at
+    or above its threshold), or leans that way (half of it) and the words end a sentence. When the turn
+    model says it is unfinished (under half its threshold) and the words end no sentence, it is held;
+    anything else ends after ``silence_ms``, as plain VAD would. Without a turn model the transcript
+    decides alone, against ``lexical_threshold``.
     """
 
-    FAST_MS = 250
-
-    def __init__(
-        self, detection: AzureSemanticVad | AzureSemanticVadEn | AzureSemanticVadMultilingual | SemanticVad
-    ) -> None:
-        eou = getattr(detection, "end_of_utterance_detection", None)
-        self.base = ms_to_samples(getattr(detection, "silence_duration_ms", 500))
-        self.hold = ms_to_samples(eou.timeout_ms if eou is not None and eou.timeout_ms is not None else 1000)
-        level = (eou.threshold_level if eou is not None else None) or "default"
-        if isinstance(detection, SemanticVad):
-            level = {"low": "high", "high": "low"}.get(detection.eagerness, "default")
-        self.sure = _LEVELS[level]
-        self.remove_fillers = bool(getattr(detection, "remove_filler_words", False))
+    def __init__(self, settings: TurnSettings) -> None:
+        self.settings = settings
 
     @property
     def undecided(self) -> int:
-        """The silence that ends a turn before its transcript is judged: as long as for an unfinished one."""
-        return self.base + self.hold
+        """The silence that ends a turn before it is judged: as long as for an unfinished one."""
+        return ms_to_samples(self.settings.silence_ms + self.settings.hold_ms)
 
-    def silence_limit(self, transcript: Transcript) -> int:
-        score = completeness(transcript, self.remove_fillers)
-        if score >= self.sure:
-            return min(self.base, ms_to_samples(self.FAST_MS))
-        if score <= 0.3:
-            return self.base + self.hold
-        return self.base
+    def silence_limit(self, transcript: Transcript, probability: float | None = None) -> int:
+        """Samples of silence that end the turn, given the transcript up to the pause and the turn model's
+        probability that the turn is complete (``None``: no turn model)."""
+        settings = self.settings
+        finished = ms_to_samples(min(settings.silence_ms, settings.finished_ms))
+        base, hold = ms_to_samples(settings.silence_ms), self.undecided
+        lexical = completeness(transcript, settings.remove_filler_words)
+        if lexical <= UNFINISHED:
+            return hold
+        if probability is None:
+            return finished if lexical >= settings.lexical_threshold else base
+        threshold = settings.turn_threshold
+        if probability >= threshold or (probability >= threshold / 2 and lexical >= ENDED):
+            return finished
+        return hold if probability < threshold / 2 and lexical <= UNSURE else base

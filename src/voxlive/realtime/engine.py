@@ -10,8 +10,9 @@ import numpy as np
 
 from ..config import Settings
 from ..protocol import AudioInputTranscriptionOptions, ResponseSession, ServerVad, new_id
-from ..speech.assets import WHISPER_MODELS
+from ..speech.cpu import PRIORITY, cores
 from ..speech.llm import LLM
+from ..speech.smart_turn import SmartTurn
 from ..speech.stt import STT
 from ..speech.tts import TTS
 from ..speech.vad import SileroVAD
@@ -28,7 +29,28 @@ def build_llm(settings: Settings) -> LLM:
         return OpenAICompatibleLLM(base_url=llm.base_url, api_key=llm.api_key, model=llm.model, vision=llm.vision)
     from ..speech.llama_cpp_llm import LlamaCppLLM
 
-    return LlamaCppLLM(llm.model_path, n_ctx=llm.context_tokens)
+    return LlamaCppLLM(
+        llm.model_path,
+        n_ctx=llm.context_tokens,
+        n_threads=llm.threads or min(cores(), 8),
+        yield_to=PRIORITY if llm.yield_to_speech else None,
+    )
+
+
+LOCAL_RECOGNIZERS = ("moonshine-tiny", "tiny.en", "base")
+"""The bundled recognizers: Moonshine tiny (English, fast on short turns), Whisper ``tiny.en`` and ``base``
+(multilingual); a CTranslate2 Whisper directory may be named too."""
+
+
+def build_local_stt(name: str, threads: int | None = None) -> STT:
+    """A bundled recognizer by name, or a Whisper model directory."""
+    if name == "moonshine-tiny":
+        from ..speech.moonshine import MoonshineSTT
+
+        return MoonshineSTT(threads=threads or 1)
+    from ..speech.stt import WhisperSTT
+
+    return WhisperSTT(name, threads=threads or min(cores(), 4))
 
 
 def build_stt(settings: Settings) -> STT:
@@ -38,9 +60,7 @@ def build_stt(settings: Settings) -> STT:
         from ..speech.stt import OpenAICompatibleSTT
 
         return OpenAICompatibleSTT(base_url=stt.base_url, api_key=stt.api_key, model=stt.model)
-    from ..speech.stt import WhisperSTT
-
-    return WhisperSTT(stt.model)
+    return build_local_stt(stt.model, stt.threads)
 
 
 def build_tts(settings: Settings) -> TTS:
@@ -53,7 +73,7 @@ def build_tts(settings: Settings) -> TTS:
         return OpenAICompatibleTTS(base_url=tts.base_url, api_key=tts.api_key, model=tts.model, voices=voices)
     from ..speech.tts import PiperTTS
 
-    return PiperTTS(tts.voices, tts.aliases)
+    return PiperTTS(tts.voices, tts.aliases, threads=tts.threads or min(cores(), 4))
 
 
 class Engine:
@@ -67,6 +87,8 @@ class Engine:
         self.stt = stt or build_stt(settings)
         self.tts = tts or build_tts(settings)
         self.vad: SileroVAD | None = None
+        self.turn_model: SmartTurn | None = None
+        """The audio end-of-turn model of the semantic modes (loaded with the VAD)."""
         self._local_stt: dict[str, STT] = {}
         self.ready = asyncio.Event()
         self._loading: asyncio.Future[None] | None = None
@@ -96,6 +118,8 @@ class Engine:
 
     def _load_vad(self) -> None:
         self.vad = SileroVAD()
+        if self.settings.turn.smart_turn:
+            self.turn_model = SmartTurn()
 
     async def warm_up(self) -> None:
         """Run each stage once, so the first user does not pay for first-run costs; prefill the LLM's
@@ -104,6 +128,8 @@ class Engine:
 
         await self.tts.synthesize("Hello.", self.settings.session.voice)
         await self.stt.transcribe(np.zeros(16_000, np.float32))
+        if self.turn_model is not None:
+            await self.turn_model.probability(np.zeros(16_000, np.float32))
         request = LLMRequest(
             [{"role": "system", "content": self.settings.session.instructions}, {"role": "user", "content": "Hi"}],
             max_tokens=1,
@@ -112,19 +138,24 @@ class Engine:
             pass
 
     def stt_for(self, options: AudioInputTranscriptionOptions | None) -> STT:
-        """The STT for a session's transcription settings: a named bundled model, the multilingual one
-        for a language other than English, or the configured STT."""
-        if self.settings.stt.provider != "local" or options is None:
+        """The STT for a session's transcription settings."""
+        return self.recognizer(options.model if options else None, options.language if options else None)
+
+    def recognizer(self, model: str | None, language: str | None = None, word_timings: bool = False) -> STT:
+        """The STT for a model name and a language: a bundled recognizer by name, the multilingual one for a
+        language other than English when the configured one is English only, or the configured STT; Whisper
+        when word timings are asked for and the recognizer gives none."""
+        if self.settings.stt.provider != "local":
             return self.stt
-        name = options.model if options.model in WHISPER_MODELS else None
-        if name is None and options.language and not options.language.lower().startswith("en"):
+        name = model if model in LOCAL_RECOGNIZERS else self.settings.stt.model
+        if word_timings and name == "moonshine-tiny":
+            name = "tiny.en"
+        if language and not language.lower().startswith("en") and name in ("moonshine-tiny", "tiny.en"):
             name = "base"
-        if name is None or name == self.settings.stt.model:
+        if name == self.settings.stt.model:
             return self.stt
         if name not in self._local_stt:
-            from ..speech.stt import WhisperSTT
-
-            self._local_stt[name] = WhisperSTT(name)
+            self._local_stt[name] = build_local_stt(name, self.settings.stt.threads)
         return self._local_stt[name]
 
     def default_session(self, model: str | None) -> ResponseSession:
@@ -156,6 +187,9 @@ class Engine:
             tts=self.tts,
             stt=self.stt_for,
             vad=self.vad,
+            turn_model=self.turn_model,
+            draft_replies=self.settings.turn.draft_replies,
+            first_words=self.settings.tts.first_words or None,
             send=send,
             telemetry=self.telemetry,
             mcp=self.settings.mcp,

@@ -31,10 +31,10 @@ from ..protocol import (
     ServerEventInputAudioBufferCommitted,
     ServerEventInputAudioBufferSpeechStarted,
     ServerEventInputAudioBufferSpeechStopped,
-    ServerVad,
     new_id,
 )
 from ..speech import audio as pcm
+from ..speech.smart_turn import SmartTurn
 from ..speech.stt import STT, Transcript, word_logprobs
 from ..speech.vad import SileroVAD
 from .conversation import Conversation
@@ -50,6 +50,7 @@ from .turn_detector import (
     TurnDetector,
     ms_to_samples,
 )
+from .turn_settings import TurnSettings
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +59,12 @@ ARRIVALS_KEPT = 500
 PARTIAL_EVERY_MS = 700
 TRAILING_MS = 100
 """Silence kept after the speech in the transcription made at a pause."""
+RESUMED_MS = 400
+"""Speech this long after a pause means the user said more: the reply drafted at the pause is dropped."""
 
 
 @dataclass
-class Turn:
+class HeardTurn:
     """The user turn being heard: the id its item will have, and where it began."""
 
     item_id: str
@@ -71,6 +74,12 @@ class Turn:
     job_end: int = 0
     speculative: asyncio.Task[Transcript] | None = None
     """The transcription that covers all the speech before the current pause."""
+    hearing: asyncio.Task[float] | None = None
+    """The turn model's probability, at the current pause, that the turn is complete."""
+    resumed: int | None = None
+    """Where speech resumed after a pause (until it has lasted ``RESUMED_MS``)."""
+    transcribed_at: float | None = None
+    """When the transcript at the latest pause was ready (``time.monotonic()``)."""
     partial_text: str = ""
     said: str = ""
 
@@ -87,6 +96,7 @@ class Listener:
         self,
         *,
         vad: SileroVAD,
+        turn_model: SmartTurn | None = None,
         stt: Callable[[AudioInputTranscriptionOptions | None], STT],
         conversation: Conversation,
         send: Callable[[ServerEvent], None],
@@ -96,6 +106,7 @@ class Listener:
         max_buffer_seconds: float = 600.0,
     ) -> None:
         self.vad = vad
+        self.turn_model = turn_model
         self.stt_for = stt
         self.conversation = conversation
         self.send = send
@@ -106,9 +117,11 @@ class Listener:
         self.transcripts: dict[str, asyncio.Task[Transcript]] = {}
         """Transcription of each committed audio item, by item id (the LLM waits for it)."""
         self.session: ResponseSession | None = None
+        self.settings: TurnSettings | None = None
+        """The session's turn detection (``None``: the client commits turns)."""
         self.detector: TurnDetector | None = None
         self.end_of_utterance: EndOfUtterance | None = None
-        self.turn: Turn | None = None
+        self.turn: HeardTurn | None = None
         self.client_turn: str | None = None
         self._resampler: pcm.StreamResampler | None = None
         self._format: tuple[str, int] | None = None
@@ -132,25 +145,20 @@ class Listener:
         if fmt != self._format:
             self._format = fmt
             self._resampler = pcm.StreamResampler(fmt[1], pcm.STAGE_RATE)
-        detection = session.turn_detection
-        if previous is None or detection != previous.turn_detection:
-            self.turn = None
-            self.end_of_utterance = None
-            if detection is None:
-                self.detector = None
-            else:
-                threshold = getattr(detection, "threshold", 0.5)
-                self.detector = TurnDetector(
-                    self.vad.stream(),
-                    threshold=threshold,
-                    prefix_padding_ms=getattr(detection, "prefix_padding_ms", 300),
-                    silence_duration_ms=getattr(detection, "silence_duration_ms", 500),
-                    speech_duration_ms=getattr(detection, "speech_duration_ms", None),
-                    guarded=lambda: self.agent_audible is not None and self.agent_audible(),
-                )
+        if previous is None or session.turn_detection != previous.turn_detection:
+            self._drop_turn()
+            self.settings = settings = TurnSettings.of(session.turn_detection)
+            self.detector = None if settings is None else TurnDetector(
+                self.vad.stream(),
+                threshold=settings.threshold,
+                prefix_padding_ms=settings.prefix_padding_ms,
+                silence_duration_ms=settings.silence_ms,
+                speech_duration_ms=settings.speech_duration_ms,
+                guarded=lambda: self.agent_audible is not None and self.agent_audible(),
+            )  # fmt: skip
+            if self.detector is not None:
                 self.detector.position = self.buffer.end
-                if not isinstance(detection, ServerVad):
-                    self.end_of_utterance = EndOfUtterance(detection)
+            self.end_of_utterance = EndOfUtterance(settings) if settings and settings.semantic else None
 
     @property
     def transcription(self) -> AudioInputTranscriptionOptions | None:
@@ -180,6 +188,7 @@ class Listener:
                     self.detector.position - self.detector.prefix - ms_to_samples(GUARDED_LOOKBACK_MS)
                 )
             else:
+                self._said_more(self.turn)
                 self._maybe_partial()
 
     async def commit(self, event_id: str | None = None) -> None:
@@ -230,25 +239,25 @@ class Listener:
     # -- turns -----------------------------------------------------------------------------------
 
     async def _on_turn_event(self, event: object) -> None:
-        assert self.detector is not None and self.session is not None
-        detection = self.session.turn_detection
+        assert self.detector is not None and self.settings is not None
+        settings = self.settings
         if isinstance(event, SpeechStarted):
             self._drop_turn()
-            self.turn = Turn(new_id("item"), event.start)
+            self.turn = HeardTurn(new_id("item"), event.start)
             self.buffer.drop_before(event.start)
             self.send(
                 ServerEventInputAudioBufferSpeechStarted(
                     audio_start_ms=pcm.duration_ms(event.start, pcm.STAGE_RATE), item_id=self.turn.item_id
                 )
             )
-            if getattr(detection, "interrupt_response", True):
+            if settings.interrupt_response:
                 self.interrupt()
         elif isinstance(event, SilenceStarted) and self.turn is not None and self._needs_early_transcript():
-            self._speculate(event.at)
+            self._pause(self.turn, event.at)
         elif isinstance(event, SpeechResumed) and self.turn is not None:
-            self.turn.speculative = None
-            self.anticipate(self.turn.item_id, None)
-            self.detector.silence_limit = self._base_silence()
+            self.turn.speculative = self.turn.hearing = None
+            self.turn.resumed = event.at
+            self.detector.silence_limit = ms_to_samples(settings.silence_ms)
         elif isinstance(event, SpeechStopped) and self.turn is not None:
             turn, self.turn = self.turn, None
             self.send(
@@ -256,42 +265,49 @@ class Listener:
                     audio_end_ms=pcm.duration_ms(event.end, pcm.STAGE_RATE), item_id=turn.item_id
                 )
             )
-            self.detector.silence_limit = self._base_silence()
+            self.detector.silence_limit = ms_to_samples(settings.silence_ms)
             self._commit(turn.item_id, self.buffer.take(turn.start), turn, self._arrival(event.end))
-            if getattr(detection, "create_response", True):
+            if settings.create_response:
                 await self.respond()
 
     def _needs_early_transcript(self) -> bool:
         """Whether a pause's transcript has a use: judging the end of the turn, drafting the reply, partials."""
-        detection = self.session.turn_detection if self.session else None
-        return (
-            self.end_of_utterance is not None
-            or self.transcription is not None
-            or getattr(detection, "create_response", True)
-        )
+        creates = self.settings is not None and self.settings.create_response
+        return self.end_of_utterance is not None or self.transcription is not None or creates
 
-    def _base_silence(self) -> int:
-        assert self.session is not None
-        return ms_to_samples(getattr(self.session.turn_detection, "silence_duration_ms", 500))
-
-    def _speculate(self, at: int) -> None:
-        """A pause began: have a transcript of all the speech so far ready, in case the turn ends here."""
-        turn = self.turn
-        assert turn is not None
+    def _pause(self, turn: HeardTurn, at: int) -> None:
+        """A pause began: have the transcript of all the speech so far ready, in case the turn ends here, and in
+        the semantic modes hear with the turn model whether it does (both are urgent: the user is waiting)."""
+        end = min(self.buffer.end, at + ms_to_samples(TRAILING_MS))  # Whisper makes up words in long silence
+        turn.resumed = None
         if turn.job is None or turn.job_end < at:
-            # up to the pause and no further: Whisper tends to make up words in trailing silence
-            self._transcribe_turn(turn, min(self.buffer.end, at + ms_to_samples(TRAILING_MS)))
-        turn.speculative = turn.job
-        if turn.job is not None:
-            turn.job.add_done_callback(lambda task: self._anticipate(turn, task))
-        if self.end_of_utterance is not None and turn.job is not None and self.detector is not None:
-            self.detector.silence_limit = self.end_of_utterance.undecided  # until the transcript is judged
-            turn.job.add_done_callback(lambda task: self._judge(turn, task))
+            self._transcribe_turn(turn, end, urgent=True)
+        assert turn.job is not None
+        speculative = turn.speculative = turn.job
+        speculative.add_done_callback(lambda task: self._anticipate(turn, task))
+        if self.end_of_utterance is None or self.detector is None:
+            return
+        self.detector.silence_limit = self.end_of_utterance.undecided  # until the pause is judged
+        if self.turn_model is not None:
+            audio = pcm.to_float(self.buffer.audio(turn.start, end))
+            turn.hearing = asyncio.ensure_future(self.turn_model.probability(audio))
+        judged = asyncio.gather(speculative, *([turn.hearing] if turn.hearing else []), return_exceptions=True)
+        judged.add_done_callback(lambda _: self._judge(turn, speculative))
 
-    def _transcribe_turn(self, turn: Turn, end: int | None = None) -> None:
+    def _transcribe_turn(self, turn: HeardTurn, end: int | None = None, urgent: bool = False) -> None:
         turn.job_end = self.buffer.end if end is None else end
-        turn.job = asyncio.ensure_future(self._transcribe(self.buffer.audio(turn.start, turn.job_end)))
+        turn.job = asyncio.ensure_future(self._transcribe(self.buffer.audio(turn.start, turn.job_end), urgent))
         turn.job.add_done_callback(lambda task: self._partial(turn, task))
+
+    def _said_more(self, turn: HeardTurn) -> None:
+        """Speech that resumed after a pause has lasted: the user said more, and the reply drafted at the pause
+        is dropped (a short sound keeps it; the next pause's transcript then decides)."""
+        detector = self.detector
+        if turn.resumed is None or detector is None or detector.silence_start is not None:
+            return
+        if detector.position - turn.resumed >= ms_to_samples(RESUMED_MS):
+            turn.resumed = None
+            self.anticipate(turn.item_id, None)
 
     def _arrival(self, position: int) -> float:
         """When the audio at ``position`` arrived (the oldest arrival known if it is older)."""
@@ -300,18 +316,24 @@ class Listener:
                 return at
         return time.monotonic()
 
-    def _anticipate(self, turn: Turn, task: asyncio.Task[Transcript]) -> None:
+    def _anticipate(self, turn: HeardTurn, task: asyncio.Task[Transcript]) -> None:
         """The transcript up to a pause is ready and the user is still silent: the turn may end here."""
+        if turn.speculative is task:
+            turn.transcribed_at = time.monotonic()
         if self.turn is turn and turn.speculative is task and not task.cancelled() and task.exception() is None:
             self.anticipate(turn.item_id, task.result())
 
-    def _judge(self, turn: Turn, task: asyncio.Task[Transcript]) -> None:
+    def _judge(self, turn: HeardTurn, task: asyncio.Task[Transcript]) -> None:
         """Semantic end of utterance: a finished thought ends the turn sooner, an unfinished one holds it."""
         stale = self.turn is not turn or turn.speculative is not task  # the user spoke again since
         if task.cancelled() or task.exception() is not None or stale or self.detector is None:
             return
         assert self.end_of_utterance is not None
-        self.detector.silence_limit = self.end_of_utterance.silence_limit(task.result())
+        hearing = turn.hearing
+        probability = None
+        if hearing is not None and not hearing.cancelled() and hearing.exception() is None:
+            probability = hearing.result()
+        self.detector.silence_limit = self.end_of_utterance.silence_limit(task.result(), probability)
         events = self.detector.check()
         if events:
             task_ = asyncio.ensure_future(self._apply(events))
@@ -331,7 +353,7 @@ class Listener:
         if self.buffer.end - turn.job_end >= ms_to_samples(PARTIAL_EVERY_MS):
             self._transcribe_turn(turn)
 
-    def _partial(self, turn: Turn, task: asyncio.Task[Transcript]) -> None:
+    def _partial(self, turn: HeardTurn, task: asyncio.Task[Transcript]) -> None:
         """Send the words two transcripts of the turn so far agree on and that were not sent yet."""
         if task.cancelled() or task.exception() is not None or self.transcription is None:
             return
@@ -347,7 +369,7 @@ class Listener:
 
     # -- commit and transcription ----------------------------------------------------------------
 
-    def _commit(self, item_id: str, audio: np.ndarray, turn: Turn | None, speech_end: float) -> None:
+    def _commit(self, item_id: str, audio: np.ndarray, turn: HeardTurn | None, speech_end: float) -> None:
         previous = self.conversation.last_id()
         item = MessageItem(
             id=item_id,
@@ -361,8 +383,10 @@ class Listener:
         self.send(ServerEventInputAudioBufferCommitted(item_id=item_id, previous_item_id=previous))
         self.send(ServerEventConversationItemCreated(previous_item_id=previous, item=item.model_copy(deep=True)))
         self.conversation.turns.append(TurnMetrics(item_id=item_id, speech_end=speech_end, turn_end=time.monotonic()))
-        if turn is not None and turn.job is not turn.speculative:
-            self._cancel(turn.job)  # a partial transcript nobody needs any more
+        if turn is not None:
+            self._cancel(turn.hearing)  # the turn has ended: whether it was complete no longer matters
+            if turn.job is not turn.speculative:
+                self._cancel(turn.job)  # a partial transcript nobody needs any more
         if (turn is not None and turn.speculative is not None) or self.transcription is not None:
             self._start_transcript(item, turn)
 
@@ -375,25 +399,28 @@ class Listener:
             task = self._start_transcript(item)
         return task
 
-    def _start_transcript(self, item: MessageItem, turn: Turn | None = None) -> asyncio.Task[Transcript]:
+    def _start_transcript(self, item: MessageItem, turn: HeardTurn | None = None) -> asyncio.Task[Transcript]:
         """Transcribe a committed item, or take the transcript its turn already has of all its speech."""
         assert item.id is not None
         task = turn.speculative if turn is not None else None
         task = task or asyncio.ensure_future(self._transcribe(self.conversation.user_audio[item.id]))
         self.transcripts[item.id] = task
         metrics = next((m for m in reversed(self.conversation.turns) if m.item_id == item.id), None)
-        if metrics is not None:
+        if metrics is not None and task.done() and turn is not None:
+            metrics.transcript = turn.transcribed_at  # ready at the pause, before the turn ended
+        elif metrics is not None:
             task.add_done_callback(lambda _: setattr(metrics, "transcript", time.monotonic()))
         task.add_done_callback(lambda done: self._transcribed(item, done, turn.said if turn else ""))
         return task
 
-    async def _transcribe(self, audio: np.ndarray) -> Transcript:
+    async def _transcribe(self, audio: np.ndarray, urgent: bool = False) -> Transcript:
         options = self.transcription
         prompt = options.prompt if options else None
         if options and options.phrase_list:
             prompt = ", ".join(options.phrase_list) + (f". {prompt}" if prompt else "")
         stt = self.stt_for(options)
-        return await stt.transcribe(pcm.to_float(audio), language=options.language if options else None, prompt=prompt)
+        language = options.language if options else None
+        return await stt.transcribe(pcm.to_float(audio), language=language, prompt=prompt, urgent=urgent)
 
     def _transcribed(self, item: MessageItem, task: asyncio.Task[Transcript], said: str) -> None:
         if task.cancelled():
@@ -438,6 +465,7 @@ class Listener:
     def _drop_turn(self) -> None:
         if self.turn is not None:
             self._cancel(self.turn.job)
+            self._cancel(self.turn.hearing)
             self.anticipate(self.turn.item_id, None)
             self.turn = None
 

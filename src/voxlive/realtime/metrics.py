@@ -8,7 +8,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-STAGES = ("end_of_turn", "stt", "llm_ttft", "first_chunk", "tts_first_audio", "voice_to_voice")
+STAGES = ("end_of_turn", "transcript", "stt", "llm_ttft", "first_chunk", "tts_first_audio", "voice_to_voice")
 BUCKETS = (0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0)
 
 
@@ -41,9 +41,10 @@ class TurnMetrics:
     done: float | None = None
 
     def spans(self) -> dict[str, tuple[float, float]]:
-        """Each measured stage as (start, end): what the reply waited for, in order."""
+        """Each measured stage as (start, end), in order."""
         spans = {
             "end_of_turn": (self.speech_end, self.turn_end),
+            "transcript": (self.speech_end, self.transcript),
             "stt": (self.turn_end, _latest(self.transcript, self.turn_end)),
             "llm_ttft": (self.request, self.first_token),
             "first_chunk": (self.first_token, self.first_chunk),

@@ -55,6 +55,7 @@ from ..speech.llm import (
     FinishReason,
     LLMEvent,
     LLMRequest,
+    Message,
     ReasoningDelta,
     TextDelta,
     ToolCallDelta,
@@ -62,6 +63,7 @@ from ..speech.llm import (
     ToolCallStarted,
     Usage,
 )
+from ..speech.phrases import normalized
 from ..speech.tts import TTS, Speech
 from ..tools.approvals import Approvals
 from ..tools.mcp_client import INVALID_PARAMS, MCPFailure
@@ -156,7 +158,10 @@ class ResponseRunner:
         return self.task
 
     def cancel(self, reason: CancelReason) -> None:
+        """Stop the response: no audio is sent from now on; it ends as cancelled."""
         self.cancel_reason = reason
+        if self._speaker is not None:
+            self._speaker.halt()
         if self.task is not None:
             self.task.cancel()
 
@@ -225,10 +230,13 @@ class ResponseRunner:
             request, self._mcp_tools = await self.plan.prepare()
         self._request = request
         draft, self.plan.draft = self.plan.draft, None
-        if draft is not None and draft.request == request:
+        if draft is not None and same_request(draft.request, request):
             self.metrics.speculative = True
+            prepared = draft.take_first_piece()
             if draft.speak == self.plan.speak:
-                self._prepared = draft.first_piece
+                self._prepared = prepared
+            elif prepared is not None:
+                prepared[1].cancel()
         else:
             if draft is not None:
                 draft.cancel()
@@ -294,7 +302,7 @@ class ResponseRunner:
             message.content.append(part)
             self.send(ServerEventResponseContentPartAdded(**self._where(message), part=part.model_copy()))
             if speak is not None and not self._muted:
-                assert self.tts is not None
+                assert self.tts is not None and message.id is not None
                 self._speaker = Speaker(
                     self.tts,
                     speak,
@@ -305,33 +313,26 @@ class ResponseRunner:
                     self._prepared,
                     self.observer,
                 )
+                if self.plan.add_to_conversation:  # what was sent is known at every moment (for truncation)
+                    self.conversation.spoken[message.id] = self._speaker.spoken
         assert message.id is not None
         if self.observer is not None:
             self.observer.text(message.id, delta)
-        if self._speaker is not None:
-            self._speaker.feed(delta, at)
-            return
         part = message.content[0]
         if isinstance(part, AudioContentPart):
+            if self._speaker is not None and not self._muted:
+                self._speaker.feed(delta, at)
             return  # muted: the rest is not spoken
         assert isinstance(part, TextContentPart)
         part.text += delta
         self.send(ServerEventResponseTextDelta(**self._where(message), delta=delta))
 
-    async def mute(self) -> None:
+    def mute(self) -> None:
         """Stop speaking at once and say nothing more in this response; the LLM goes on. The message keeps the
         transcript of what was spoken, and the text written after reaches only the observer."""
-        speaker, message = self._speaker, self._message
         self._muted = True
-        if speaker is None or message is None:
-            return
-        self._speaker = None
-        spoken = await speaker.cancel()
-        part = message.content[0]
-        assert isinstance(part, AudioContentPart) and message.id is not None
-        part.transcript = spoken.transcript
-        if self.plan.add_to_conversation:
-            self.conversation.spoken[message.id] = spoken
+        if self._speaker is not None:
+            self._speaker.halt()
 
     def _add_usage(self, usage: Usage) -> None:
         total = self._usage or Usage(0, 0, 0)
@@ -357,11 +358,9 @@ class ResponseRunner:
             return
         part = message.content[0]
         if speaker is not None:
-            spoken = await (speaker.cancel() if stop else speaker.finish())
-            assert isinstance(part, AudioContentPart) and message.id is not None
+            spoken = await (speaker.cancel() if stop or self._muted else speaker.finish())
+            assert isinstance(part, AudioContentPart)
             part.transcript = spoken.transcript
-            if self.plan.add_to_conversation:
-                self.conversation.spoken[message.id] = spoken
         elif isinstance(part, TextContentPart):
             self.send(ServerEventResponseTextDone(**self._where(message), text=part.text))
         self._message = self._speaker = None
@@ -499,6 +498,28 @@ class ResponseRunner:
         response.usage.input_token_details.cached_tokens_details.text_tokens = usage.cached_tokens
         self.metrics.done = time.monotonic()
         self.send(ServerEventResponseDone(response=response.model_copy(deep=True)))
+
+
+def same_request(draft: LLMRequest, request: LLMRequest) -> bool:
+    """Whether a draft asked what a response asks: the same request, but that the user's words may differ in case
+    and punctuation (a transcript made again may)."""
+    return (
+        dataclasses.replace(draft, messages=[]) == dataclasses.replace(request, messages=[])
+        and len(draft.messages) == len(request.messages)
+        and all(_same_message(a, b) for a, b in zip(draft.messages, request.messages, strict=True))
+    )
+
+
+def _same_message(a: Message, b: Message) -> bool:
+    if a == b:
+        return True
+    texts = a.get("content"), b.get("content")
+    return (
+        a.get("role") == b.get("role") == "user"
+        and all(isinstance(text, str) for text in texts)
+        and {**a, "content": ""} == {**b, "content": ""}
+        and normalized(str(texts[0])) == normalized(str(texts[1]))
+    )
 
 
 def _mcp_call_item(tool: MCPTool) -> MCPCallItem:

@@ -9,7 +9,6 @@ import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -71,18 +70,20 @@ from ..speech.audio import OUTPUT_RATES, STAGE_RATE, duration_ms, encode
 from ..speech.echo import EchoCanceller
 from ..speech.llm import LLM, LLMRequest, Message
 from ..speech.noise import NoiseSuppressor
+from ..speech.smart_turn import SmartTurn
 from ..speech.stt import STT, Transcript
 from ..speech.tts import DEFAULT_VOICE, TTS
 from ..speech.vad import SileroVAD
 from ..tools.approvals import Approval
 from .conversation import Conversation, chat_messages
 from .draft import Draft
-from .listener import Listener, log_failure
+from .listener import Listener
 from .mcp_servers import MCPServers, MCPTool
 from .metrics import Telemetry
 from .observer import ResponseObserver
 from .response import ResponsePlan, ResponseRunner
 from .speaker import SpeakOptions, voice_prosody
+from .turn import Turn
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,9 @@ class RealtimeSession:
         send: Send,
         telemetry: Telemetry | None = None,
         mcp: MCPSettings | None = None,
+        turn_model: SmartTurn | None = None,
+        draft_replies: bool = True,
+        first_words: int | None = 4,
         max_items: int = 2000,
         max_buffer_seconds: float = 600.0,
     ) -> None:
@@ -119,15 +123,17 @@ class RealtimeSession:
         self.conversation = Conversation(max_items)
         self.mcp = MCPServers(mcp or MCPSettings(), self.conversation, send)
         """The MCP servers the session's (and its responses') tools name."""
-        self.response: ResponseRunner | None = None
-        self.draft: Draft | None = None
-        """A reply started during the user's pause, for the turn in case it ends there."""
+        self.turn: Turn | None = None
+        """The latest reply: its draft, its response and the client's playback of its audio."""
+        self.draft_replies = draft_replies
+        self.first_words = first_words
         self.observer: ResponseObserver | None = None
         """An in-process face's view of each response (LLM text as written, spoken pieces)."""
         self.speak_overrides: dict[str, Any] = {}
         """``SpeakOptions`` fields an in-process face sets for every response (piece sizes, synthesis ahead)."""
         self.listener = Listener(
             vad=vad,
+            turn_model=turn_model,
             stt=stt,
             conversation=self.conversation,
             send=send,
@@ -138,8 +144,6 @@ class RealtimeSession:
         )
         self.echo: EchoCanceller | None = None
         self.noise: NoiseSuppressor | None = None
-        self.playback: Playback | None = None
-        """The assistant audio the client is playing, as far as the server can tell."""
         self.transcription_only = False
         self._handlers: dict[str, Callable[[Any], Awaitable[None]]] = {
             "session.update": self._session_update,
@@ -169,6 +173,12 @@ class RealtimeSession:
     @property
     def id(self) -> str:
         return self.session.id
+
+    @property
+    def response(self) -> ResponseRunner | None:
+        """The response in progress, if any."""
+        turn = self.turn
+        return turn.runner if turn is not None and turn.answering else None
 
     async def start(self) -> None:
         self.send(ServerEventSessionCreated(session=self.session.model_copy(deep=True)))
@@ -203,12 +213,13 @@ class RealtimeSession:
     async def close(self) -> None:
         """Stop any response and transcription at once; nothing is sent after this."""
         await self.listener.close()
-        self._drop_draft()
-        if self.response is not None and self.response.task is not None:
-            self.response.task.cancel()
-            with contextlib.suppress(BaseException):  # its end is of no interest once the session is gone
-                await self.response.task
-            self.response = None
+        turn, self.turn = self.turn, None
+        if turn is not None:
+            turn.drop_draft()
+            if turn.runner is not None and turn.runner.task is not None:
+                turn.runner.task.cancel()
+                with contextlib.suppress(BaseException):  # its end is of no interest once the session is gone
+                    await turn.runner.task
         await self.mcp.close()
 
     # -- session ---------------------------------------------------------------------------------
@@ -418,7 +429,8 @@ class RealtimeSession:
 
     async def _output_clear(self, event: ClientEvent) -> None:
         """The client stopped playing the assistant's audio."""
-        self.playback = None
+        if self.turn is not None:
+            self.turn.playback_cleared()
         if self.echo is not None:
             self.echo.clear_playback()
         self.send(ServerEventOutputAudioBufferCleared(response_id=self.response.id if self.response else None))
@@ -434,43 +446,28 @@ class RealtimeSession:
         self.transcription_only = True
         await self._session_update(typed)
 
-    def _on_audio_sent(self, item_id: str, samples: np.ndarray) -> None:
+    def _on_audio_sent(self, turn: Turn, item_id: str, samples: np.ndarray) -> None:
         """Assistant audio went out: the client plays it after what it is already playing."""
         now = time.monotonic()
-        playback = self.playback
-        if playback is None or playback.item_id != item_id:
-            start = max(now, playback.end) if playback is not None else now
-            playback = self.playback = Playback(item_id, start)
-        playback.duration_ms += duration_ms(len(samples), STAGE_RATE)
+        turn.audio_sent(item_id, duration_ms(len(samples), STAGE_RATE), now)
         if self.echo is not None:
             self.echo.play(samples, now)
 
     def _barge_in(self) -> None:
         """The user started speaking: stop answering, and cut the answer to what was heard."""
-        now = time.monotonic()
-        if self.response is not None:
-            self.response.cancel("turn_detected")
         if self.echo is not None:
             self.echo.clear_playback()
-        playback, self.playback = self.playback, None
-        detection = self.session.turn_detection
-        if playback is None or now >= playback.end or not getattr(detection, "auto_truncate", False):
+        if self.turn is None:
             return
-        played_ms = int((now - playback.start) * 1000)
-        task = asyncio.ensure_future(self._truncate_after(playback.item_id, played_ms, self.response))
-        task.add_done_callback(log_failure)
-
-    async def _truncate_after(self, item_id: str, played_ms: int, runner: ResponseRunner | None) -> None:
-        if runner is not None and runner.task is not None:
-            await asyncio.wait([runner.task])
-        spoken = self.conversation.spoken.get(item_id)
-        if spoken is None:
-            return
-        item = self.conversation.get(item_id)
-        assert isinstance(item, MessageItem)
-        end = min(played_ms, spoken.duration_ms)
-        self.truncate_audio(item, 0, end)
-        self.send(ServerEventConversationItemTruncated(item_id=item_id, content_index=0, audio_end_ms=end))
+        heard = self.turn.interrupt("turn_detected")
+        settings = self.listener.settings
+        if heard is not None and settings is not None and settings.auto_truncate:
+            item = self.conversation.get(heard.item_id)
+            spoken = self.conversation.spoken.get(heard.item_id)
+            assert isinstance(item, MessageItem) and spoken is not None
+            end = min(heard.audio_end_ms, spoken.duration_ms)
+            self.truncate_audio(item, 0, end)
+            self.send(ServerEventConversationItemTruncated(item_id=heard.item_id, content_index=0, audio_end_ms=end))
 
     async def _respond_to_turn(self) -> None:
         """Answer a turn that turn detection (or a client audio turn) ended."""
@@ -479,7 +476,6 @@ class RealtimeSession:
         active = self.response
         if active is not None and active.task is not None:
             await asyncio.wait([active.task])
-            self._response_ended(active)
         try:
             await self._response_create(ClientEventResponseCreate())
         except ProtocolError as exc:
@@ -487,15 +483,22 @@ class RealtimeSession:
 
     def _anticipate(self, item_id: str, transcript: Transcript | None) -> None:
         """Start the reply at a pause in the user's speech, from the transcript so far; it is used if the
-        turn ends there (and the request is unchanged), dropped if the user goes on."""
-        self._drop_draft()
-        detection = self.session.turn_detection
+        turn ends there with the same words, dropped if the user said more (``transcript`` is then ``None``)."""
+        turn = self.turn
+        drafting = turn if turn is not None and turn.item_id == item_id and turn.runner is None else None
+        if transcript is not None and drafting is not None and drafting.drafted(transcript.text):
+            return  # the same words again: the draft stands
+        if drafting is not None and drafting.drop_draft() and self.telemetry is not None:
+            self.telemetry.speculative.labels("dropped").inc()
+        settings = self.listener.settings
         if (
             transcript is None
             or not transcript.text.strip()
+            or not self.draft_replies
             or self.transcription_only
             or self.response is not None
-            or not getattr(detection, "create_response", True)
+            or settings is None
+            or not settings.create_response
         ):
             return
         user = MessageItem(
@@ -515,14 +518,19 @@ class RealtimeSession:
         except ProtocolError:
             return  # the response itself will say what is wrong
         messages = chat_messages(items, self._instructions(ResponseCreateParams(), None), self.llm.vision)
-        self.draft = Draft(self.llm, dataclasses.replace(plan.request, messages=messages), self.tts, plan.speak)
+        draft = Draft(self.llm, dataclasses.replace(plan.request, messages=messages), self.tts, plan.speak)
+        self._turn_for(item_id).keep_draft(draft, transcript.text)
 
-    def _drop_draft(self) -> None:
-        if self.draft is not None:
-            self.draft.cancel()
-            self.draft = None
-            if self.telemetry is not None:
-                self.telemetry.speculative.labels("dropped").inc()
+    def _turn_for(self, item_id: str | None) -> Turn:
+        """The turn that answers ``item_id``: the current one when it is drafting that answer, else a new one
+        (whose audio plays after the current one's)."""
+        turn = self.turn
+        if turn is not None and turn.item_id == item_id and turn.runner is None and item_id is not None:
+            return turn
+        if turn is not None:
+            turn.drop_draft()
+        self.turn = Turn(item_id, turn.playing_until if turn is not None else 0.0)
+        return self.turn
 
     async def _context_messages(self, items: list[Item], instructions: str) -> list[Message]:
         """The chat messages of a response's context, once every audio item in it is transcribed."""
@@ -544,10 +552,9 @@ class RealtimeSession:
     async def _response_create(self, event: ClientEventResponseCreate) -> None:
         params = event.response or ResponseCreateParams()
         active = self.response
-        if active is not None and params.cancel_previous and active.task is not None:
-            active.cancel("client_cancelled")
+        if active is not None and params.cancel_previous and self.turn is not None and active.task is not None:
+            self.turn.interrupt("client_cancelled")
             await asyncio.wait([active.task])
-            self._response_ended(active)
         if self.response is not None:
             raise ProtocolError(
                 f"Conversation already has an active response in progress: {self.response.id}. "
@@ -555,23 +562,26 @@ class RealtimeSession:
                 code="conversation_already_has_active_response",
             )
         plan = self.plan_response(params, event.additional_instructions)
-        plan.draft, self.draft = self.draft, None
         plan.metrics = self.conversation.turn_to_answer()
+        turn = self._turn_for(plan.metrics.item_id)
         runner = ResponseRunner(
-            plan, self.llm, self.conversation, self.send, self.tts, self._on_audio_sent, self.observer
+            plan,
+            self.llm,
+            self.conversation,
+            self.send,
+            self.tts,
+            lambda item_id, samples: self._on_audio_sent(turn, item_id, samples),
+            self.observer,
         )
-        self.response = runner
-        runner.start().add_done_callback(lambda _: self._response_ended(runner))
+        turn.respond(runner).add_done_callback(lambda _: self._response_ended(runner))
 
     def _response_ended(self, runner: ResponseRunner) -> None:
-        if self.response is runner:
-            self.response = None
-            if self.telemetry is not None and runner.metrics.done is not None:
-                self.telemetry.record(runner.metrics, self.id)
+        if self.telemetry is not None and runner.metrics.done is not None:
+            self.telemetry.record(runner.metrics, self.id)
 
     async def _response_cancel(self, event: ClientEventResponseCancel) -> None:
         runner = self.response
-        if runner is None:
+        if runner is None or self.turn is None:
             raise ProtocolError("Cancellation failed: no active response found.", code="response_cancel_not_active")
         if event.response_id is not None and event.response_id != runner.id:
             raise ProtocolError(
@@ -579,7 +589,7 @@ class RealtimeSession:
                 code="invalid_value",
                 param="response_id",
             )
-        runner.cancel("client_cancelled")
+        self.turn.interrupt("client_cancelled")
 
     def plan_response(self, params: ResponseCreateParams, additional_instructions: str | None) -> ResponsePlan:
         """Resolve one response's settings: the request's fields override the session's."""
@@ -618,6 +628,7 @@ class RealtimeSession:
             visemes="viseme_id" in animation,
             blendshapes="blendshapes" in animation,
             prosody=voice_prosody(voice, session.speed, "response.voice"),
+            first_words=self.first_words,
         )
         speak = dataclasses.replace(speak, **self.speak_overrides)
         response = Response(
@@ -682,19 +693,6 @@ TRANSCRIPTION_FIELDS = frozenset(
     {"input_audio_format", "input_audio_sampling_rate", "input_audio_transcription", "turn_detection",
      "input_audio_noise_reduction", "input_audio_echo_cancellation", "include"}
 )  # fmt: skip
-
-
-@dataclass
-class Playback:
-    """One assistant message's audio as the client plays it: from ``start`` (monotonic seconds) on."""
-
-    item_id: str
-    start: float
-    duration_ms: int = 0
-
-    @property
-    def end(self) -> float:
-        return self.start + self.duration_ms / 1000
 
 
 def _untranscribed(item: Item) -> bool:

@@ -55,6 +55,8 @@ class SpeakOptions:
     """No piece is longer (it is cut at a clause, else at a space)."""
     ahead: int = 3
     """At most this many pieces are being synthesized or waiting to be sent at once (1: one at a time)."""
+    first_words: int | None = 4
+    """The first piece ends after this many words (or at the first comma, whichever comes first)."""
 
 
 def voice_prosody(voice: Voice | None, speed: float | None, param: str) -> Prosody:
@@ -101,12 +103,13 @@ def is_spoken(piece: str) -> bool:
 
 
 def chunker_for(options: SpeakOptions) -> SentenceChunker:
-    """The chunker that cuts an answer into the pieces ``options`` ask for (the first may be a short clause)."""
-    return SentenceChunker(min(12, options.min_chars), options.min_chars, options.max_chars)
+    """The chunker that cuts an answer into the pieces ``options`` ask for (the first is a few words or a clause)."""
+    return SentenceChunker(min(12, options.min_chars), options.min_chars, options.max_chars, options.first_words)
 
 
-async def synthesize(tts: TTS, options: SpeakOptions, piece: str) -> Speech:
-    return await tts.synthesize(speakable(piece), options.voice, options.prosody)
+async def synthesize(tts: TTS, options: SpeakOptions, piece: str, first: bool = False) -> Speech:
+    """A piece spoken; the ``first`` of a reply is urgent (the user is waiting for it)."""
+    return await tts.synthesize(speakable(piece), options.voice, options.prosody, urgent=first)
 
 
 @dataclass
@@ -152,6 +155,10 @@ class Speaker:
         self._pieces: deque[_Piece] = deque()
         self._arrived = asyncio.Event()
         self._closed = False
+        self._first = True
+        """No spoken piece has been handed to the TTS yet."""
+        self._done = False
+        """The part's closing events are sent."""
         self._rate = pcm.OUTPUT_RATES[options.output_format]
         self._animator = BlendshapeAnimator()
         self._visemes: list[Viseme] = []
@@ -172,17 +179,21 @@ class Speaker:
         self._close()
         return self.spoken
 
-    async def cancel(self) -> SpokenAudio:
-        """Stop at once: nothing more is sent but the closing events of what was sent."""
+    def halt(self) -> None:
+        """Send no more audio, from now on (the closing events come with ``cancel``)."""
         self._worker.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._worker
         for piece in self._pieces:
             if piece.speech is not None:
                 piece.speech.cancel()
         self._pieces.clear()
         if self._prepared is not None:
             self._prepared[1].cancel()
+
+    async def cancel(self) -> SpokenAudio:
+        """Stop at once: nothing more is sent but the closing events of what was sent."""
+        self.halt()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._worker
         self._close()
         return self.spoken
 
@@ -196,6 +207,7 @@ class Speaker:
         prepared, self._prepared = self._prepared, None
         if prepared is not None and prepared[0] == piece and entry.spoken:
             entry.speech = prepared[1]
+            self._first = False
         elif prepared is not None:
             prepared[1].cancel()
         self._pieces.append(entry)
@@ -211,7 +223,7 @@ class Speaker:
             if started >= self.options.ahead:
                 return
             if piece.spoken and piece.speech is None:
-                piece.speech = asyncio.create_task(synthesize(self.tts, self.options, piece.text))
+                piece.speech = self._synthesize(piece.text)
                 started += 1
 
     async def _send_loop(self) -> None:
@@ -227,13 +239,17 @@ class Speaker:
                 self._transcript(piece.text)
                 continue
             if piece.speech is None:
-                piece.speech = asyncio.create_task(synthesize(self.tts, self.options, piece.text))
+                piece.speech = self._synthesize(piece.text)
             speech = await piece.speech
             self._pieces.popleft()
             self._send_speech(speech)
             if self.observer is not None:
                 self.observer.piece_sent(self.where["item_id"], piece.text, speech)
             self._start_ahead()
+
+    def _synthesize(self, piece: str) -> asyncio.Task[Speech]:
+        first, self._first = self._first, False
+        return asyncio.create_task(synthesize(self.tts, self.options, piece, first))
 
     def _send_speech(self, speech: Speech) -> None:
         start_ms = self.spoken.duration_ms
@@ -310,6 +326,9 @@ class Speaker:
             self.send(ServerEventResponseAudioTranscriptDelta(**self.where, delta=text))
 
     def _close(self) -> None:
+        if self._done:
+            return
+        self._done = True
         where = self.where
         self.send(ServerEventResponseAudioDone(**where))
         self.send(ServerEventResponseAudioTranscriptDone(**where, transcript=self.spoken.transcript))

@@ -59,14 +59,18 @@ async def transcriptions(request: Request, engine: Engine) -> Response:
         audio = await asyncio.to_thread(files.read, await upload.read())
     except Exception:
         return api_error("The file could not be decoded as audio.", param="file")
-    transcript = await engine.stt.transcribe(
+    timed = "word" in form.getlist("timestamp_granularities[]") and fmt == "verbose_json"
+    stt = engine.recognizer(str(form.get("model") or ""), str(language) if language else None, word_timings=timed)
+    transcript = await stt.transcribe(
         audio, language=str(language) if language else None, prompt=str(prompt) if prompt else None
     )
     if fmt == "text":
         return PlainTextResponse(transcript.text)
     if fmt == "json":
         return JSONResponse({"text": transcript.text})
-    words: list[dict[str, Any]] = [{"word": w.text, "start": w.start, "end": w.end} for w in transcript.words]
+    words: list[dict[str, Any]] = [
+        {"word": w.text, "start": w.start, "end": w.end} for w in transcript.words if w.start is not None
+    ]
     return JSONResponse(
         {
             "task": "transcribe",

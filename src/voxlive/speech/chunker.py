@@ -13,7 +13,9 @@ Where a piece ends:
 
 - First piece: at the first sentence end, paragraph or list-item break, or clause boundary (``,;:`` or an
   em/en dash followed by whitespace, or a full-width CJK comma, semicolon or colon) once it has
-  ``first_min_chars`` characters.
+  ``first_min_chars`` characters; or, with ``first_words``, at the first space after that many words where
+  the last word is not one a phrase rarely ends with (``UNFINISHED_ENDINGS``: "the", "of", "is", …), so the
+  first words are spoken while the rest is still being written.
 - Later pieces: at a paragraph or list-item break, or at the first sentence end once the piece has
   ``min_chars`` characters (shorter sentences merge with the next; ``flush`` sends whatever is left).
 - Any piece that would pass ``max_chars``: at its last sentence end, else its last clause boundary, else its
@@ -38,6 +40,8 @@ from __future__ import annotations
 
 import re
 from enum import Enum
+
+from .phrases import UNFINISHED_ENDINGS
 
 __all__ = ["ABBREVIATIONS", "NUMBER_ABBREVIATIONS", "SentenceChunker"]
 
@@ -88,10 +92,13 @@ class _Kind(Enum):
 class SentenceChunker:
     """Streaming text in, speakable pieces out; see the module docstring for the rules."""
 
-    def __init__(self, first_min_chars: int = 12, min_chars: int = 40, max_chars: int = 220) -> None:
-        if first_min_chars < 0 or min_chars < 0 or max_chars < 1:
-            raise ValueError("first_min_chars and min_chars must be >= 0, max_chars >= 1")
+    def __init__(
+        self, first_min_chars: int = 12, min_chars: int = 40, max_chars: int = 220, first_words: int | None = None
+    ) -> None:
+        if first_min_chars < 0 or min_chars < 0 or max_chars < 1 or (first_words is not None and first_words < 1):
+            raise ValueError("first_min_chars and min_chars must be >= 0, max_chars and first_words >= 1")
         self.first_min_chars = first_min_chars
+        self.first_words = first_words
         self.min_chars = min_chars
         self.max_chars = max_chars
         self._text = ""
@@ -164,6 +171,8 @@ class SentenceChunker:
                     if self._first and i - begin >= self.first_min_chars:
                         return after
                     last_clause = after
+                if self._first and self.first_words and self._enough_words(begin, i):
+                    return after
                 last_space = after
                 i = after
             elif ch in _TERMINATORS or ch in _WIDE_CLAUSE_MARKS:
@@ -186,6 +195,14 @@ class SentenceChunker:
                 i = end
             else:
                 i += 1
+
+    def _enough_words(self, begin: int, space: int) -> bool:
+        """Whether ``_text[begin:space]`` has ``first_words`` words and may end where it does."""
+        words = self._text[begin:space].split()
+        if len(words) < (self.first_words or 0):
+            return False
+        last = words[-1].strip(_OPENER_CHARS + "".join(_CLOSERS)).lower()
+        return last.isalpha() and last not in UNFINISHED_ENDINGS
 
     def _classify(self, begin: int, space: int, after: int, final: bool) -> _Kind | None:
         """What the whitespace ``_text[space:after]`` (followed by a non-space) ends; None if not known yet."""

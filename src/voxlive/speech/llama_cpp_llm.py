@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .assets import llm_model_path
+from .cpu import Priority
 from .llm import (
     Finished,
     LLMEvent,
@@ -75,11 +76,14 @@ class LlamaCppLLM:
         n_ctx: int = 4096,
         n_threads: int | None = None,
         seed: int | None = None,
+        yield_to: Priority | None = None,
     ) -> None:
         self.model_path = Path(model_path) if model_path else None
         self.n_ctx = n_ctx
         self.n_threads = n_threads or os.cpu_count() or 1
         self.seed = seed
+        self.yield_to = yield_to
+        """Decoding pauses between tokens while this priority's urgent work runs."""
         self._llama: Any = None
         self._format: Any = None
         self._lock = asyncio.Lock()
@@ -212,6 +216,8 @@ class LlamaCppLLM:
                     if choice["text"]:
                         put("text", choice["text"])
                     reason = choice.get("finish_reason") or reason
+                    if self.yield_to is not None:  # the next token is decoded once urgent work is done
+                        self.yield_to.wait_turn()
                 put("end", reason)
             except BaseException as exc:  # reported to the consumer, who re-raises it
                 put("error", exc)

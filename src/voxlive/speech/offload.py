@@ -6,19 +6,29 @@ import asyncio
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from .cpu import PRIORITY
+
 T = TypeVar("T")
 
 
-async def run_in_slot(slots: asyncio.Semaphore, function: Callable[..., T], *args: Any) -> T:
-    """Run ``function(*args)`` in a worker thread once one of ``slots`` is free.
+async def run_in_slot(slots: asyncio.Semaphore, function: Callable[..., T], *args: Any, urgent: bool = False) -> T:
+    """Run ``function(*args)`` in a worker thread once one of ``slots`` is free; ``urgent`` work (what the user
+    is waiting for now) makes deferrable work wait while it runs (``cpu.PRIORITY``).
 
     Cancelled while waiting, it never runs; cancelled while running, it still holds its slot until the
     thread ends (a thread cannot be stopped), so the bound holds and work does not pile up behind it.
     """
     async with slots:
-        work = asyncio.ensure_future(asyncio.to_thread(function, *args))
+        work = asyncio.ensure_future(asyncio.to_thread(_run, function, args, urgent))
         try:
             return await asyncio.shield(work)
         except asyncio.CancelledError:
             await asyncio.wait([work])
             raise
+
+
+def _run(function: Callable[..., T], args: tuple[Any, ...], urgent: bool) -> T:
+    if not urgent:
+        return function(*args)
+    with PRIORITY.urgent():
+        return function(*args)

@@ -19,9 +19,9 @@ from .offload import run_in_slot
 @dataclass(frozen=True, slots=True)
 class TranscribedWord:
     text: str
-    start: float
-    """Seconds from the start of the audio."""
-    end: float
+    start: float | None
+    """Seconds from the start of the audio (``None``: the recognizer gives no timings)."""
+    end: float | None
     probability: float
 
 
@@ -35,12 +35,12 @@ class Transcript:
 
 
 class STT(Protocol):
-    """Speech to text for one utterance of 16 kHz float32 mono audio."""
+    """Speech to text for one utterance of 16 kHz float32 mono audio; ``urgent`` when the user waits for it."""
 
     async def load(self) -> None: ...
 
     async def transcribe(
-        self, audio: np.ndarray, *, language: str | None = None, prompt: str | None = None
+        self, audio: np.ndarray, *, language: str | None = None, prompt: str | None = None, urgent: bool = False
     ) -> Transcript: ...
 
 
@@ -50,8 +50,11 @@ class WhisperSTT:
     ``max_concurrency`` bounds the transcriptions running at once; the others wait their turn.
     """
 
-    def __init__(self, model: str = "tiny.en", *, threads: int | None = None, max_concurrency: int = 1) -> None:
+    def __init__(
+        self, model: str = "tiny.en", *, beam: int = 1, threads: int | None = None, max_concurrency: int = 1
+    ) -> None:
         self.model_name = model
+        self.beam = beam
         self.threads = threads or os.cpu_count() or 1
         self._model: Any = None
         self._slots = asyncio.Semaphore(max_concurrency)
@@ -73,10 +76,10 @@ class WhisperSTT:
         self._model = WhisperModel(str(path), device="cpu", compute_type="int8", cpu_threads=self.threads)
 
     async def transcribe(
-        self, audio: np.ndarray, *, language: str | None = None, prompt: str | None = None
+        self, audio: np.ndarray, *, language: str | None = None, prompt: str | None = None, urgent: bool = False
     ) -> Transcript:
         await self.load()
-        return await run_in_slot(self._slots, self._transcribe, audio, language, prompt)
+        return await run_in_slot(self._slots, self._transcribe, audio, language, prompt, urgent=urgent)
 
     def _transcribe(self, audio: np.ndarray, language: str | None, prompt: str | None) -> Transcript:
         if not self.multilingual:
@@ -87,7 +90,7 @@ class WhisperSTT:
             np.asarray(audio, np.float32),
             language=language or None,
             initial_prompt=prompt or None,
-            beam_size=1,
+            beam_size=self.beam,
             word_timestamps=True,
             condition_on_previous_text=False,
             vad_filter=False,
@@ -118,7 +121,7 @@ class OpenAICompatibleSTT:
         """Nothing to load: the service holds the weights."""
 
     async def transcribe(
-        self, audio: np.ndarray, *, language: str | None = None, prompt: str | None = None
+        self, audio: np.ndarray, *, language: str | None = None, prompt: str | None = None, urgent: bool = False
     ) -> Transcript:
         options: dict[str, Any] = {}
         if language:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
+import json
 import re
 import wave
 from dataclasses import dataclass, field
@@ -45,7 +47,9 @@ class TTS(Protocol):
         """The voices a session may ask for (aliases included)."""
         ...
 
-    async def synthesize(self, text: str, voice: str, prosody: Prosody = NORMAL) -> Speech: ...
+    async def synthesize(self, text: str, voice: str, prosody: Prosody = NORMAL, urgent: bool = False) -> Speech:
+        """``text`` spoken; ``urgent`` when the user is waiting for it (the first piece of a reply)."""
+        ...
 
 
 class PiperTTS:
@@ -60,8 +64,10 @@ class PiperTTS:
         voices: dict[str, str | Path] | None = None,
         aliases: dict[str, str] | None = None,
         *,
+        threads: int = 1,
         max_concurrency: int = 1,
     ) -> None:
+        self.threads = threads
         self.voices: dict[str, Path] = {DEFAULT_VOICE: piper_voice_path()}
         self.voices.update({name: Path(path) for name, path in (voices or {}).items()})
         self.aliases = dict.fromkeys(OPENAI_VOICES, DEFAULT_VOICE) if aliases is None else dict(aliases)
@@ -83,16 +89,31 @@ class PiperTTS:
         if name not in self._loaded:
             self._loaded[name] = await asyncio.to_thread(self._load, self.voices[name])
 
-    @staticmethod
-    def _load(path: Path) -> Any:
-        from piper import PiperVoice
+    def _load(self, path: Path) -> Any:
+        """A voice whose model also outputs each phoneme's length (for the alignments), on ``threads`` threads."""
+        import onnx
+        import onnxruntime
+        from piper import PiperConfig, PiperVoice
+        from piper.patch_voice_with_alignment import add_alignment_output
 
-        return PiperVoice.load(path, include_alignments=True)
+        model = onnx.load(str(path))
+        with contextlib.suppress(ValueError):  # the file already has the output
+            add_alignment_output(model)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        session = onnxruntime.InferenceSession(
+            model.SerializeToString(), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        config = PiperConfig.from_dict(json.loads(Path(f"{path}.json").read_text(encoding="utf-8")))
+        return PiperVoice(session=session, config=config)
 
-    async def synthesize(self, text: str, voice: str = DEFAULT_VOICE, prosody: Prosody = NORMAL) -> Speech:
+    async def synthesize(
+        self, text: str, voice: str = DEFAULT_VOICE, prosody: Prosody = NORMAL, urgent: bool = False
+    ) -> Speech:
         await self.load(voice)
         name = self.resolve(voice)
-        return await run_in_slot(self._slots, self._synthesize, name, text, prosody)
+        return await run_in_slot(self._slots, self._synthesize, name, text, prosody, urgent=urgent)
 
     def _phonemize_word(self, name: str, word: str) -> list[str]:
         """The phonemes of one word alone (cached: the same words come back all the time)."""
@@ -160,7 +181,7 @@ class OpenAICompatibleTTS:
     def voice_names(self) -> list[str]:
         return list(self.voices)
 
-    async def synthesize(self, text: str, voice: str, prosody: Prosody = NORMAL) -> Speech:
+    async def synthesize(self, text: str, voice: str, prosody: Prosody = NORMAL, urgent: bool = False) -> Speech:
         answer = await self.client.audio.speech.create(
             model=self.model,
             voice=self.voices.get(voice, voice),
