@@ -45,11 +45,15 @@ CONFIGS: dict[str, str] = {
     "whisper tiny.en": '[stt]\nmodel = "tiny.en"\n',
     "no turn model": "[turn]\nsmart_turn = false\n",
     "no drafts": "[turn]\ndraft_replies = false\n",
+    "no read-ahead": "[llm]\nread_ahead = false\n",
     "first sentence": "[tts]\nfirst_words = 0\n",
+    "first 3 words": "[tts]\nfirst_words = 3\n",
     "llm not paused": "[llm]\nyield_to_speech = false\n",
+    "tts 1 thread": "[tts]\nthreads = 1\n",
 }
-"""Server configurations: the default, and each lever off (the recognizer, the turn model, drafting at the pause,
-a first piece of a few words, pausing the LLM while the first piece is synthesized)."""
+"""Server configurations: the default, and each lever changed (the recognizer, the turn model, drafting at the
+pause, reading the next prompt ahead, the first piece's size, pausing the LLM while the first piece is
+synthesized, the TTS's threads)."""
 BASELINE = "baseline"
 TARGETS = {
     "server_vad": {"p50": 900.0, "p95": 1200.0},

@@ -1,7 +1,8 @@
 """The recognizers side by side: milliseconds per turn and word error rate, in one run.
 
 Every sentence of ``latency.py`` and ``turns.py`` spoken by Piper and by three espeak-ng voices, each clean
-and with pink noise mixed in at 15 dB SNR, transcribed whole (as a turn is at its pause) by each recognizer:
+and with pink noise mixed in at 15 dB SNR, and the sentences of ``turns.py`` also with an 800 ms pause inside
+(as a turn that goes on after a pause), transcribed whole (as a turn is at its pause) by each recognizer:
 Whisper ``tiny.en`` and ``base`` (faster-whisper, int8) and Moonshine ``tiny`` (onnxruntime), each with a
 beam search of the width named (1: greedy). The word error rate counts words after lowercasing, dropping
 punctuation and spelling numbers out.
@@ -23,7 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from common import espeak, percentile_table, summary, write_results
 from make_questions import QUESTIONS
-from turns import COMPLETE, PAUSED
+from turns import COMPLETE, PAUSE_MS, PAUSED
 
 from voxlive.speech.audio import STAGE_RATE, resample, to_float
 from voxlive.speech.prosody import Prosody
@@ -91,15 +92,32 @@ async def utterances() -> list[dict[str, object]]:
     out: list[dict[str, object]] = []
     for index, text in enumerate(texts):
         for voice in VOICES:
-            if voice == "piper":
-                spoken = await piper.synthesize(text, prosody=Prosody(variation=0))
-                audio = resample(spoken.audio, spoken.sample_rate, STAGE_RATE)
-            else:
-                audio = espeak(text, STAGE_RATE, voice)
+            audio = await speech(piper, text, voice)
             for condition in ("clean", f"noise {NOISE_SNR_DB} dB"):
                 noisy = audio if condition == "clean" else with_noise(audio, NOISE_SNR_DB, index)
                 out.append({"text": text, "voice": voice, "condition": condition, "audio": to_float(noisy)})
+    pause = np.zeros(STAGE_RATE * PAUSE_MS // 1000, np.int16)
+    for first, second in PAUSED:
+        for voice in VOICES:
+            if voice == "piper":  # one take cut after the first part's last word (the tone stays up)
+                spoken = await piper.synthesize(f"{first} {second}", prosody=Prosody(variation=0))
+                last = [w for w in spoken.words if w.char_end <= len(first)][-1]
+                cut = (last.start_ms + last.duration_ms) * STAGE_RATE // 1000
+                whole = resample(spoken.audio, spoken.sample_rate, STAGE_RATE)
+                audio = np.concatenate([whole[:cut], pause, whole[cut:]])
+            else:
+                audio = np.concatenate([espeak(first, STAGE_RATE, voice), pause, espeak(second, STAGE_RATE, voice)])
+            out.append(
+                {"text": f"{first} {second}", "voice": voice, "condition": "pause inside", "audio": to_float(audio)}
+            )
     return out
+
+
+async def speech(piper: PiperTTS, text: str, voice: str) -> np.ndarray:
+    if voice != "piper":
+        return espeak(text, STAGE_RATE, voice)
+    spoken = await piper.synthesize(text, prosody=Prosody(variation=0))
+    return resample(spoken.audio, spoken.sample_rate, STAGE_RATE)
 
 
 def recognizer(spec: str) -> STT:
@@ -162,7 +180,7 @@ async def main() -> None:
             "results": results,
         }
     print()
-    print(percentile_table("Transcription time of a whole turn (audio 1-4 s)", timings))
+    print(percentile_table("Transcription time of a whole turn (audio 1-6 s)", timings))
     print("results:", write_results("recognizers", report))
 
 

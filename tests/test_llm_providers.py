@@ -85,6 +85,21 @@ async def test_local_model_answers_and_reuses_the_prompt_cache(local: LlamaCppLL
     assert again.input_tokens > usage.input_tokens
 
 
+async def test_a_prompt_read_ahead_is_found_in_the_cache(local: LlamaCppLLM) -> None:
+    """The user's words so far are read ahead: the whole question then finds all but its last words cached."""
+    history = [
+        SYSTEM,
+        {"role": "user", "content": "Hi there."},
+        {"role": "assistant", "content": "Hello! How can I help?"},
+    ]
+    await collect(local, LLMRequest([SYSTEM, {"role": "user", "content": "Say yes."}], max_tokens=2))  # another prompt
+    partial = LLMRequest([*history, {"role": "user", "content": "What is the capital"}], max_tokens=8)
+    await local.prefill(partial)
+    whole = LLMRequest([*history, {"role": "user", "content": "What is the capital of Italy?"}], max_tokens=8)
+    usage = next(e for e in await collect(local, whole) if isinstance(e, Usage))
+    assert usage.input_tokens - 12 <= usage.cached_tokens < usage.input_tokens  # without it: the system prompt only
+
+
 async def test_local_model_forced_tool_call_and_length_limit(local: LlamaCppLLM) -> None:
     messages = [SYSTEM, {"role": "user", "content": "How warm is it in Oslo?"}]
     forced = {"type": "function", "function": {"name": "get_weather"}}

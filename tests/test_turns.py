@@ -81,7 +81,8 @@ def test_end_of_utterance_shortens_or_holds_the_silence() -> None:
     assert judge.silence_limit(transcript("My favourite kind of music"), 0.1) == held
     assert judge.silence_limit(transcript("My favourite kind of music"), 0.4) == base
     assert judge.silence_limit(transcript("Is it far?"), 0.3) == finished  # an ended sentence needs less
-    assert judge.silence_limit(transcript("Is it far?"), 0.05) == base  # ended words are never held
+    assert judge.silence_limit(transcript("Is it far?"), 0.05) == base  # a question is never held
+    assert judge.silence_limit(transcript("Remind me tomorrow."), 0.05) == held  # a statement heard as unfinished
     assert judge.silence_limit(transcript("Who painted the Mona Lisa,"), 0.95) == finished  # a comma is weak
     assert judge.silence_limit(transcript("Who painted the Mona Lisa,"), 0.1) == held
 

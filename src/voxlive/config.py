@@ -43,6 +43,9 @@ class LLMSettings(_Section):
     yield_to_speech: bool = True
     """Local: decoding pauses while the first piece of a reply is synthesized (or a pause is transcribed), so
     that work has the cores to itself."""
+    read_ahead: bool = True
+    """Local: the prompt of the next reply is read into the KV cache before it is asked (after each reply, and
+    from partial transcripts while the user speaks), so the first token comes sooner."""
 
 
 class STTSettings(_Section):

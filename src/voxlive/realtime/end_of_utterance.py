@@ -29,8 +29,8 @@ UNFINISHED = 0.3
 """A transcript judged this complete or less is surely unfinished (its last word says so)."""
 ENDED = 0.85
 """A transcript judged this complete or more ends a sentence (``.``, ``!``, ``?``) of several words."""
-UNSURE = 0.5
-"""A transcript judged this complete or less does not end a sentence."""
+QUESTION = 0.95
+"""A transcript judged this complete ends with a question mark."""
 
 
 def completeness(transcript: Transcript, remove_fillers: bool = False) -> float:
@@ -82,7 +82,8 @@ class EndOfUtterance:
     surely unfinished ("…a table for") is held open for ``silence_ms + hold_ms``. Otherwise the turn is
     finished, and ends after ``finished_ms`` of silence, when the turn model says so (its probability at
     or above its threshold), or leans that way (half of it) and the words end a sentence. When the turn
-    model says it is unfinished (under half its threshold) and the words end no sentence, it is held;
+    model hears it unfinished (under half its threshold) it is held, unless the words ask a question (a
+    recognizer rounds a cut-off sentence off with a period more often than with a question mark);
     anything else ends after ``silence_ms``, as plain VAD would. Without a turn model the transcript
     decides alone, against ``lexical_threshold``.
     """
@@ -109,4 +110,4 @@ class EndOfUtterance:
         threshold = settings.turn_threshold
         if probability >= threshold or (probability >= threshold / 2 and lexical >= ENDED):
             return finished
-        return hold if probability < threshold / 2 and lexical <= UNSURE else base
+        return hold if probability < threshold / 2 and lexical < QUESTION else base

@@ -88,8 +88,10 @@ class Listener:
     """Decodes, cleans and buffers the user's audio, detects turns, commits them and transcribes them.
 
     ``respond`` is called when a detected turn should be answered; ``interrupt`` when the user
-    starts speaking (barge-in). Transcription runs for every committed item (the LLM reads the
-    transcript); the transcription events are sent only when ``input_audio_transcription`` is on.
+    starts speaking (barge-in); ``anticipate`` with the transcript at each pause (a reply can be drafted),
+    ``prefill`` with a partial one now and then while the user speaks. Transcription runs for every
+    committed item (the LLM reads the transcript); the transcription events are sent only when
+    ``input_audio_transcription`` is on.
     """
 
     def __init__(
@@ -103,6 +105,7 @@ class Listener:
         respond: Callable[[], Awaitable[None]],
         interrupt: Callable[[], None],
         anticipate: Callable[[str, Transcript | None], None] = lambda item_id, transcript: None,
+        prefill: Callable[[str, Transcript], None] | None = None,
         max_buffer_seconds: float = 600.0,
     ) -> None:
         self.vad = vad
@@ -113,6 +116,8 @@ class Listener:
         self.respond = respond
         self.interrupt = interrupt
         self.anticipate = anticipate
+        self.prefill = prefill
+        """Given the transcript of the turn so far while the user speaks (the reply's prompt can be read ahead)."""
         self.buffer = InputAudioBuffer(max_buffer_seconds)
         self.transcripts: dict[str, asyncio.Task[Transcript]] = {}
         """Transcription of each committed audio item, by item id (the LLM waits for it)."""
@@ -344,9 +349,10 @@ class Listener:
             await self._on_turn_event(event)
 
     def _maybe_partial(self) -> None:
-        """While the user speaks, transcribe the turn so far now and then, for partial transcripts."""
+        """While the user speaks, transcribe the turn so far now and then, for partial transcripts (and to read the
+        reply's prompt ahead)."""
         turn = self.turn
-        if turn is None or self.transcription is None or self.detector is None:
+        if turn is None or (self.transcription is None and self.prefill is None) or self.detector is None:
             return
         if self.detector.silence_start is not None or (turn.job is not None and not turn.job.done()):
             return
@@ -354,8 +360,14 @@ class Listener:
             self._transcribe_turn(turn)
 
     def _partial(self, turn: HeardTurn, task: asyncio.Task[Transcript]) -> None:
-        """Send the words two transcripts of the turn so far agree on and that were not sent yet."""
-        if task.cancelled() or task.exception() is not None or self.transcription is None:
+        """Send the words two transcripts of the turn so far agree on and that were not sent yet; while the user
+        speaks, let the reply's prompt be read ahead."""
+        if task.cancelled() or task.exception() is not None:
+            return
+        speaking = self.turn is turn and self.detector is not None and self.detector.silence_start is None
+        if self.prefill is not None and speaking and task.result().text:
+            self.prefill(turn.item_id, task.result())
+        if self.transcription is None:
             return
         text = task.result().text
         stable = _common_word_prefix(turn.partial_text, text)

@@ -77,7 +77,7 @@ from ..speech.vad import SileroVAD
 from ..tools.approvals import Approval
 from .conversation import Conversation, chat_messages
 from .draft import Draft
-from .listener import Listener
+from .listener import Listener, log_failure
 from .mcp_servers import MCPServers, MCPTool
 from .metrics import Telemetry
 from .observer import ResponseObserver
@@ -111,6 +111,7 @@ class RealtimeSession:
         mcp: MCPSettings | None = None,
         turn_model: SmartTurn | None = None,
         draft_replies: bool = True,
+        read_ahead: bool = True,
         first_words: int | None = 4,
         max_items: int = 2000,
         max_buffer_seconds: float = 600.0,
@@ -126,6 +127,7 @@ class RealtimeSession:
         self.turn: Turn | None = None
         """The latest reply: its draft, its response and the client's playback of its audio."""
         self.draft_replies = draft_replies
+        self.read_ahead = read_ahead
         self.first_words = first_words
         self.observer: ResponseObserver | None = None
         """An in-process face's view of each response (LLM text as written, spoken pieces)."""
@@ -140,6 +142,7 @@ class RealtimeSession:
             respond=self._respond_to_turn,
             interrupt=self._barge_in,
             anticipate=self._anticipate,
+            prefill=self._prefill if read_ahead else None,
             max_buffer_seconds=max_buffer_seconds,
         )
         self.echo: EchoCanceller | None = None
@@ -461,13 +464,14 @@ class RealtimeSession:
             return
         heard = self.turn.interrupt("turn_detected")
         settings = self.listener.settings
-        if heard is not None and settings is not None and settings.auto_truncate:
-            item = self.conversation.get(heard.item_id)
-            spoken = self.conversation.spoken.get(heard.item_id)
-            assert isinstance(item, MessageItem) and spoken is not None
-            end = min(heard.audio_end_ms, spoken.duration_ms)
-            self.truncate_audio(item, 0, end)
-            self.send(ServerEventConversationItemTruncated(item_id=heard.item_id, content_index=0, audio_end_ms=end))
+        spoken = self.conversation.spoken.get(heard.item_id) if heard is not None else None
+        if heard is None or spoken is None or settings is None or not settings.auto_truncate:
+            return  # nothing was playing, or the message is not in the conversation
+        item = self.conversation.get(heard.item_id)
+        assert isinstance(item, MessageItem)
+        end = min(heard.audio_end_ms, spoken.duration_ms)
+        self.truncate_audio(item, 0, end)
+        self.send(ServerEventConversationItemTruncated(item_id=heard.item_id, content_index=0, audio_end_ms=end))
 
     async def _respond_to_turn(self) -> None:
         """Answer a turn that turn detection (or a client audio turn) ended."""
@@ -490,36 +494,39 @@ class RealtimeSession:
             return  # the same words again: the draft stands
         if drafting is not None and drafting.drop_draft() and self.telemetry is not None:
             self.telemetry.speculative.labels("dropped").inc()
+        if transcript is None or not transcript.text.strip() or not self.draft_replies:
+            return
+        ahead = self._reply_ahead(_heard(item_id, transcript.text))
+        if ahead is not None:
+            plan, request = ahead
+            self._turn_for(item_id).keep_draft(Draft(self.llm, request, self.tts, plan.speak), transcript.text)
+
+    def _prefill(self, item_id: str | None = None, transcript: Transcript | None = None) -> None:
+        """Read ahead the prompt of the next reply: to what the user said so far, while they speak, or to the
+        conversation as it stands (after a reply, before the user speaks again)."""
+        user = _heard(item_id, transcript.text) if item_id and transcript and transcript.text.strip() else None
+        ahead = self._reply_ahead(user)
+        if ahead is not None:
+            task = asyncio.ensure_future(self.llm.prefill(ahead[1]))
+            task.add_done_callback(log_failure)
+
+    def _reply_ahead(self, user: MessageItem | None) -> tuple[ResponsePlan, LLMRequest] | None:
+        """The plan and request of the reply to the conversation (and the user's turn heard so far), if one may
+        be prepared now."""
         settings = self.listener.settings
-        if (
-            transcript is None
-            or not transcript.text.strip()
-            or not self.draft_replies
-            or self.transcription_only
-            or self.response is not None
-            or settings is None
-            or not settings.create_response
-        ):
-            return
-        user = MessageItem(
-            id=item_id,
-            object="realtime.item",
-            role="user",
-            status="completed",
-            content=[InputAudioContentPart(transcript=transcript.text)],
-        )
-        items = [*self.conversation, user]
+        if self.transcription_only or self.response is not None or settings is None or not settings.create_response:
+            return None
+        items = [*self.conversation, *([user] if user is not None else [])]
         if any(_untranscribed(item) for item in items):
-            return
+            return None
         if self.mcp.tools_now(mcp_servers(self.session.tools)) is None:
-            return  # the tools the reply may use are still being listed
+            return None  # the tools the reply may use are still being listed
         try:
             plan = self.plan_response(ResponseCreateParams(), None)
         except ProtocolError:
-            return  # the response itself will say what is wrong
+            return None  # the response itself will say what is wrong
         messages = chat_messages(items, self._instructions(ResponseCreateParams(), None), self.llm.vision)
-        draft = Draft(self.llm, dataclasses.replace(plan.request, messages=messages), self.tts, plan.speak)
-        self._turn_for(item_id).keep_draft(draft, transcript.text)
+        return plan, dataclasses.replace(plan.request, messages=messages)
 
     def _turn_for(self, item_id: str | None) -> Turn:
         """The turn that answers ``item_id``: the current one when it is drafting that answer, else a new one
@@ -578,6 +585,8 @@ class RealtimeSession:
     def _response_ended(self, runner: ResponseRunner) -> None:
         if self.telemetry is not None and runner.metrics.done is not None:
             self.telemetry.record(runner.metrics, self.id)
+        if runner.response.status == "completed" and self.read_ahead:
+            self._prefill()  # the next prompt begins with this one's reply as it was said
 
     async def _response_cancel(self, event: ClientEventResponseCancel) -> None:
         runner = self.response
@@ -693,6 +702,17 @@ TRANSCRIPTION_FIELDS = frozenset(
     {"input_audio_format", "input_audio_sampling_rate", "input_audio_transcription", "turn_detection",
      "input_audio_noise_reduction", "input_audio_echo_cancellation", "include"}
 )  # fmt: skip
+
+
+def _heard(item_id: str, text: str) -> MessageItem:
+    """The user's audio turn as heard so far."""
+    return MessageItem(
+        id=item_id,
+        object="realtime.item",
+        role="user",
+        status="completed",
+        content=[InputAudioContentPart(transcript=text)],
+    )
 
 
 def _untranscribed(item: Item) -> bool:

@@ -27,6 +27,8 @@ from .llm import (
 from .tool_call_parser import ToolCallTextParser, UnknownToolError
 
 _STOP = ["<|im_end|>", "<|endoftext|>"]
+PREFILL_BATCH = 8
+"""Tokens a prefill reads at a time (it gives the model up between them when a request waits)."""
 
 
 def forced_tool_schema(tools: list[dict[str, Any]], tool_choice: str | dict[str, Any]) -> dict[str, Any] | None:
@@ -87,6 +89,8 @@ class LlamaCppLLM:
         self._llama: Any = None
         self._format: Any = None
         self._lock = asyncio.Lock()
+        self._waiting = 0
+        """Requests waiting for the model (a prefill gives it up for them)."""
         self._loading: asyncio.Future[None] | None = None
         self._openers: list[int] | None = None
         self.vision = False
@@ -128,6 +132,25 @@ class LlamaCppLLM:
             if len(tokens) <= budget or len(messages) - first <= 1:
                 return tokens[-budget:]
             del messages[first]
+
+    async def prefill(self, request: LLMRequest) -> None:
+        """Evaluate the request's prompt into the KV cache when the model is idle, a few tokens at a time, stopping
+        as soon as a request waits for the model; a later prompt that extends it starts from there."""
+        if self._llama is None or self._lock.locked():
+            return
+        async with self._lock:
+            await asyncio.to_thread(self._prefill, request)
+
+    def _prefill(self, request: LLMRequest) -> None:
+        llama = self._llama
+        max_tokens = request.max_tokens or self.n_ctx // 2
+        tokens = self._prompt_tokens(request, request.tools or None, self.n_ctx - min(max_tokens, self.n_ctx // 2))
+        start = llama.longest_token_prefix(llama._input_ids.tolist(), tokens)
+        llama.n_tokens = start
+        for at in range(start, len(tokens), PREFILL_BATCH):
+            if self._waiting:
+                return
+            llama.eval(tokens[at : at + PREFILL_BATCH])
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[LLMEvent]:
         """Stream a reply.
@@ -222,7 +245,12 @@ class LlamaCppLLM:
             except BaseException as exc:  # reported to the consumer, who re-raises it
                 put("error", exc)
 
-        async with self._lock:
+        self._waiting += 1
+        try:
+            await self._lock.acquire()
+        finally:
+            self._waiting -= 1
+        try:
             worker = loop.run_in_executor(None, generate)
             try:
                 async for event in self._events(queue, names if tools else None, _answered(request.messages)):
@@ -230,6 +258,8 @@ class LlamaCppLLM:
             finally:
                 stop.set()
                 await asyncio.shield(worker)
+        finally:
+            self._lock.release()
 
     async def _events(
         self, queue: asyncio.Queue[tuple[str, Any]], tool_names: set[str] | None, answered: set[tuple[str, str]]

@@ -79,6 +79,11 @@ class LLM(Protocol):
 
     def stream(self, request: LLMRequest) -> AsyncIterator[LLMEvent]: ...
 
+    async def prefill(self, request: LLMRequest) -> None:
+        """Read ahead the prompt of a request that a later one will extend (the user's words so far), if the
+        model is idle, so that the later one starts sooner; best effort, and never in a request's way."""
+        ...
+
     async def load(self) -> None:
         """Load weights or check the service; called once before the first request."""
         ...

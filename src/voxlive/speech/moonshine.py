@@ -4,12 +4,15 @@ Whisper always encodes a 30 s window; Moonshine's encoder takes the audio as lon
 turn of a few seconds is transcribed in tens of milliseconds. The decoder, with its key/value
 cache carried from step to step, searches the ``beam`` likeliest transcripts (three by default: a fifth fewer
 word errors than one, for ~40 % more time); each word's probability is the product of its tokens' probabilities.
-The model gives no word timings.
+The model gives no word timings. It tends to stop at a long pause, and to end without punctuation when the
+audio ends right after the last word: so the pauses inside the speech are shortened (Silero VAD finds them)
+and silence is added at the end; audio without speech gives no words.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,14 +22,24 @@ import numpy as np
 
 from .assets import moonshine_dir
 from .audio import STAGE_RATE
+from .cpu import PRIORITY
 from .offload import run_in_slot
 from .stt import TranscribedWord, Transcript
+from .vad import FRAME_SAMPLES, SileroVAD
 
 START, END = 1, 2
 TOKENS_PER_SECOND = 13
 """The most tokens one second of speech can need (more means the decoder is repeating itself)."""
 WINDOW_SECONDS = 20
-"""Longer audio is transcribed in windows of at most this long, cut at the quietest moment."""
+"""Longer speech without a pause is transcribed in windows of at most this long, cut at the quietest moment."""
+PAUSE_MS = 300
+"""Pauses inside the speech are shortened to this (Moonshine tends to stop at a long one)."""
+KEPT_MS = PAUSE_MS // 2
+"""Silence kept each side of a piece of speech."""
+ENDING_MS = 400
+"""Silence after each piece: Moonshine ends a sentence (with its punctuation) when it hears one this long."""
+SPEECH = 0.5
+"""Silero's speech probability at or above which a frame holds speech."""
 WORD_START = "\u2581"
 
 
@@ -48,12 +61,15 @@ def read_vocabulary(path: Path) -> list[str]:
 
 
 class MoonshineSTT:
-    """English speech to text with Moonshine tiny; one model shared by every session, calls off the event loop."""
+    """English speech to text with Moonshine tiny; one model shared by every session, calls off the event loop.
+
+    Two transcriptions may run at once (one core each, by default); one that is not urgent (a partial
+    transcript while the user speaks) pauses between decoding steps while urgent work runs."""
 
     multilingual = False
 
     def __init__(
-        self, model_dir: str | Path | None = None, *, beam: int = 3, threads: int = 1, max_concurrency: int = 1
+        self, model_dir: str | Path | None = None, *, beam: int = 3, threads: int = 1, max_concurrency: int = 2
     ) -> None:
         self.model_dir = Path(model_dir) if model_dir else None
         self.beam = beam
@@ -63,6 +79,7 @@ class MoonshineSTT:
         self._encoder: Any = None
         self._decoder: Any = None
         self._vocabulary: list[str] = []
+        self._vad: SileroVAD | None = None
         self._layers: list[str] = []
         """The names of the decoder's cache tensors, without their ``past_key_values.`` prefix."""
 
@@ -83,6 +100,7 @@ class MoonshineSTT:
         self._encoder = onnxruntime.InferenceSession(str(folder / "encoder_model.ort"), options, providers=cpu)
         self._decoder = onnxruntime.InferenceSession(str(folder / "decoder_model_merged.ort"), options, providers=cpu)
         self._vocabulary = read_vocabulary(folder / "tokenizer.bin")
+        self._vad = SileroVAD()
         prefix = "past_key_values."
         self._layers = [i.name[len(prefix) :] for i in self._decoder.get_inputs() if i.name.startswith(prefix)]
 
@@ -91,27 +109,55 @@ class MoonshineSTT:
     ) -> Transcript:
         """``language`` must be English (or unset); Moonshine takes no prompt."""
         await self.load()
-        return await run_in_slot(self._slots, self._transcribe_all, np.asarray(audio, np.float32), urgent=urgent)
+        return await run_in_slot(
+            self._slots, self._transcribe_all, np.asarray(audio, np.float32), urgent, urgent=urgent
+        )
 
-    def _transcribe_all(self, audio: np.ndarray) -> Transcript:
+    def _transcribe_all(self, audio: np.ndarray, urgent: bool) -> Transcript:
         words: list[TranscribedWord] = []
         texts: list[str] = []
-        for window in _windows(audio):
-            text, window_words = self._transcribe(window)
+        ending = np.zeros(STAGE_RATE * ENDING_MS // 1000, np.float32)
+        speech = self._speech(audio)
+        for window in _windows(speech) if len(speech) else []:
+            text, window_words = self._transcribe(np.concatenate([window, ending]), urgent)
             texts.append(text)
             words += window_words
         return Transcript(" ".join(t for t in texts if t), "en", tuple(words), len(audio) / STAGE_RATE)
 
-    def _transcribe(self, audio: np.ndarray) -> tuple[str, list[TranscribedWord]]:
-        if len(audio) < STAGE_RATE // 10:
-            return "", []
+    def _speech(self, audio: np.ndarray) -> np.ndarray:
+        """The speech in the audio, every pause longer than ``PAUSE_MS`` shortened to it (``KEPT_MS`` of silence
+        each side of a piece of speech); nothing when no frame (Silero's 32 ms) holds speech."""
+        assert self._vad is not None
+        stream = self._vad.stream()
+        speech = [
+            stream.process(audio[i : i + FRAME_SAMPLES]) >= SPEECH
+            for i in range(0, len(audio) - FRAME_SAMPLES + 1, FRAME_SAMPLES)
+        ]
+        frames = np.flatnonzero(speech)
+        if not len(frames):
+            return np.zeros(0, np.float32)
+        pause = PAUSE_MS * STAGE_RATE // 1000 // FRAME_SAMPLES
+        kept = KEPT_MS * STAGE_RATE // 1000
+        pieces, first = [], frames[0]
+        for before, after in itertools.pairwise(frames):
+            if after - before > pause:
+                pieces.append((first, before))
+                first = after
+        pieces.append((first, frames[-1]))
+        kept_pieces = [audio[max(0, a * FRAME_SAMPLES - kept) : (b + 1) * FRAME_SAMPLES + kept] for a, b in pieces]
+        return np.concatenate(kept_pieces)
+
+    def _transcribe(self, audio: np.ndarray, urgent: bool) -> tuple[str, list[TranscribedWord]]:
         samples = audio[None, :]
         mask = np.ones(samples.shape, np.int64)
         (hidden,) = self._encoder.run(None, {"input_values": samples, "attention_mask": mask})
-        best = self._beam_search(hidden, mask, math.ceil(len(audio) / STAGE_RATE * TOKENS_PER_SECOND))
+        max_tokens = math.ceil(len(audio) / STAGE_RATE * TOKENS_PER_SECOND)
+        best = self._beam_search(hidden, mask, max_tokens, urgent)
         return _words([(self._vocabulary[token], logprob) for token, logprob in best])
 
-    def _beam_search(self, hidden: np.ndarray, mask: np.ndarray, max_tokens: int) -> list[tuple[int, float]]:
+    def _beam_search(
+        self, hidden: np.ndarray, mask: np.ndarray, max_tokens: int, urgent: bool = True
+    ) -> list[tuple[int, float]]:
         """The likeliest token sequence (with each token's log-probability) that ends before ``max_tokens``.
 
         The ``beam`` likeliest sequences go on at each step, as one batch. The search stops when the likeliest
@@ -123,6 +169,8 @@ class MoonshineSTT:
         live: list[_Hypothesis] = [_Hypothesis()]
         ended: list[_Hypothesis] = []
         for step in range(max_tokens):
+            if not urgent:
+                PRIORITY.wait_turn()
             count = len(live)
             feed = {
                 "input_ids": np.array([[h.tokens[-1] if h.tokens else START] for h in live], np.int64),

@@ -37,6 +37,9 @@ class OpenAICompatibleLLM:
     async def load(self) -> None:
         """Nothing to load: the service holds the weights."""
 
+    async def prefill(self, request: LLMRequest) -> None:
+        """Nothing: the service keeps its own prompt cache."""
+
     async def stream(self, request: LLMRequest) -> AsyncIterator[LLMEvent]:
         tools = request.tools if request.tools and request.tool_choice != "none" else None
         options: dict[str, Any] = {"tools": tools, "tool_choice": request.tool_choice} if tools else {}
