@@ -50,7 +50,7 @@ def test_completeness_reads_the_end_of_the_sentence(text: str, finished: bool) -
 
 
 def test_an_unsure_last_word_leans_to_unfinished() -> None:
-    assert completeness(transcript("I would like to book a table for it.", last_probability=0.68)) <= 0.3
+    assert 0.3 < completeness(transcript("I would like to book a table for it.", last_probability=0.68)) <= 0.4
     assert completeness(transcript("I would like to book a table for it.", last_probability=0.9)) >= 0.6
     # elsewhere an unsure last word leaves the turn undecided, and a question mark is trusted
     assert 0.3 < completeness(transcript("Who painted the Mona Lisa.", last_probability=0.4)) < 0.6
@@ -75,6 +75,8 @@ def test_end_of_utterance_shortens_or_holds_the_silence() -> None:
     assert judge.silence_limit(transcript("What is the capital of France?")) == finished
     assert judge.silence_limit(transcript("I would like a table for")) == held
     assert judge.silence_limit(transcript("Who painted the Mona Lisa.", last_probability=0.4)) == base
+    doubtful = transcript("A table for two at seven to night.", last_probability=0.57)  # "tonight", or made up?
+    assert judge.silence_limit(doubtful) == held
     # with the turn model: it decides, unless the words are surely unfinished
     assert judge.silence_limit(transcript("What is the capital of France."), 0.9) == finished
     assert judge.silence_limit(transcript("I would like a table for"), 0.9) == held
@@ -82,7 +84,9 @@ def test_end_of_utterance_shortens_or_holds_the_silence() -> None:
     assert judge.silence_limit(transcript("My favourite kind of music"), 0.4) == base
     assert judge.silence_limit(transcript("Is it far?"), 0.3) == finished  # an ended sentence needs less
     assert judge.silence_limit(transcript("Is it far?"), 0.05) == base  # a question is never held
-    assert judge.silence_limit(transcript("Remind me tomorrow."), 0.05) == held  # a statement heard as unfinished
+    assert judge.silence_limit(transcript("Remind me tomorrow."), 0.05) == base  # an ended sentence is not held
+    assert judge.silence_limit(doubtful, 0.93) == finished  # the turn model settles a doubt
+    assert judge.silence_limit(doubtful, 0.1) == held
     assert judge.silence_limit(transcript("Who painted the Mona Lisa,"), 0.95) == finished  # a comma is weak
     assert judge.silence_limit(transcript("Who painted the Mona Lisa,"), 0.1) == held
 

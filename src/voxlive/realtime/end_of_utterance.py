@@ -27,10 +27,11 @@ LINKING_WORDS = frozenset(
 SURE_WORD = 0.75
 UNFINISHED = 0.3
 """A transcript judged this complete or less is surely unfinished (its last word says so)."""
+DOUBTFUL = 0.4
+"""An unsure last word after a preposition or conjunction: maybe made up to round a cut-off phrase off, maybe a
+word the recognizer spelled its own way ("to night"); the turn model, when there is one, decides."""
 ENDED = 0.85
 """A transcript judged this complete or more ends a sentence (``.``, ``!``, ``?``) of several words."""
-QUESTION = 0.95
-"""A transcript judged this complete ends with a question mark."""
 
 
 def completeness(transcript: Transcript, remove_fillers: bool = False) -> float:
@@ -40,14 +41,14 @@ def completeness(transcript: Transcript, remove_fillers: bool = False) -> float:
     put at the end (Whisper ends finished sentences with ``.``, ``?`` or ``!`` and trails off with
     ``...``). A last word the recognizer is not sure of (probability under 0.75) may be one it made
     up to round the sentence off ("a table for it."): after a preposition or conjunction the turn is
-    then judged unfinished, elsewhere undecided. A question mark is trusted either way.
+    then ``DOUBTFUL``, elsewhere undecided. A question mark is trusted either way.
     """
     score = _lexical(transcript.text, remove_fillers)
     words = transcript.words
     if not words or words[-1].probability >= SURE_WORD or transcript.text.rstrip().endswith("?"):
         return score
     before = words[-2].text.strip(".,?!").lower() if len(words) > 1 else ""
-    return 0.15 if before in LINKING_WORDS else min(score, 0.5)
+    return min(score, DOUBTFUL) if before in LINKING_WORDS else min(score, 0.5)
 
 
 def _lexical(text: str, remove_fillers: bool) -> float:
@@ -82,10 +83,10 @@ class EndOfUtterance:
     surely unfinished ("…a table for") is held open for ``silence_ms + hold_ms``. Otherwise the turn is
     finished, and ends after ``finished_ms`` of silence, when the turn model says so (its probability at
     or above its threshold), or leans that way (half of it) and the words end a sentence. When the turn
-    model hears it unfinished (under half its threshold) it is held, unless the words ask a question (a
-    recognizer rounds a cut-off sentence off with a period more often than with a question mark);
+    model hears it unfinished (under half its threshold) it is held, unless the words end a sentence (a
+    robotic or flat voice fools the model; a sentence the recognizer closed is more often finished);
     anything else ends after ``silence_ms``, as plain VAD would. Without a turn model the transcript
-    decides alone, against ``lexical_threshold``.
+    decides alone: finished at ``lexical_threshold``, held when doubtful.
     """
 
     def __init__(self, settings: TurnSettings) -> None:
@@ -106,8 +107,8 @@ class EndOfUtterance:
         if lexical <= UNFINISHED:
             return hold
         if probability is None:
-            return finished if lexical >= settings.lexical_threshold else base
+            return finished if lexical >= settings.lexical_threshold else hold if lexical <= DOUBTFUL else base
         threshold = settings.turn_threshold
         if probability >= threshold or (probability >= threshold / 2 and lexical >= ENDED):
             return finished
-        return hold if probability < threshold / 2 and lexical < QUESTION else base
+        return hold if probability < threshold / 2 and lexical < ENDED else base

@@ -282,7 +282,8 @@ class Listener:
 
     def _pause(self, turn: HeardTurn, at: int) -> None:
         """A pause began: have the transcript of all the speech so far ready, in case the turn ends here, and in
-        the semantic modes hear with the turn model whether it does (both are urgent: the user is waiting)."""
+        the semantic modes hear with the turn model whether it does (the transcript is urgent: the reply is drafted
+        from it; the turn model hears alongside)."""
         end = min(self.buffer.end, at + ms_to_samples(TRAILING_MS))  # Whisper makes up words in long silence
         turn.resumed = None
         if turn.job is None or turn.job_end < at:
@@ -293,11 +294,12 @@ class Listener:
         if self.end_of_utterance is None or self.detector is None:
             return
         self.detector.silence_limit = self.end_of_utterance.undecided  # until the pause is judged
+        hearing: asyncio.Task[float] | None = None
         if self.turn_model is not None:
             audio = pcm.to_float(self.buffer.audio(turn.start, end))
-            turn.hearing = asyncio.ensure_future(self.turn_model.probability(audio))
-        judged = asyncio.gather(speculative, *([turn.hearing] if turn.hearing else []), return_exceptions=True)
-        judged.add_done_callback(lambda _: self._judge(turn, speculative))
+            hearing = turn.hearing = asyncio.ensure_future(self.turn_model.probability(audio))
+        judged = asyncio.gather(speculative, *([hearing] if hearing else []), return_exceptions=True)
+        judged.add_done_callback(lambda _: self._judge(turn, speculative, hearing))
 
     def _transcribe_turn(self, turn: HeardTurn, end: int | None = None, urgent: bool = False) -> None:
         turn.job_end = self.buffer.end if end is None else end
@@ -328,13 +330,12 @@ class Listener:
         if self.turn is turn and turn.speculative is task and not task.cancelled() and task.exception() is None:
             self.anticipate(turn.item_id, task.result())
 
-    def _judge(self, turn: HeardTurn, task: asyncio.Task[Transcript]) -> None:
+    def _judge(self, turn: HeardTurn, task: asyncio.Task[Transcript], hearing: asyncio.Task[float] | None) -> None:
         """Semantic end of utterance: a finished thought ends the turn sooner, an unfinished one holds it."""
-        stale = self.turn is not turn or turn.speculative is not task  # the user spoke again since
+        stale = self.turn is not turn or turn.speculative is not task or turn.hearing is not hearing
         if task.cancelled() or task.exception() is not None or stale or self.detector is None:
-            return
+            return  # the user spoke again since: the next pause is judged
         assert self.end_of_utterance is not None
-        hearing = turn.hearing
         probability = None
         if hearing is not None and not hearing.cancelled() and hearing.exception() is None:
             probability = hearing.result()

@@ -38,8 +38,9 @@ class SmartTurn:
         self._slots = asyncio.Semaphore(1)
 
     async def probability(self, audio: np.ndarray) -> float:
-        """How likely the turn ending with ``audio`` is complete, 0 to 1 (urgent work: the user waits for it)."""
-        return await run_in_slot(self._slots, self.score, audio, urgent=True)
+        """How likely the turn ending with ``audio`` is complete, 0 to 1. Not urgent: the reply drafted at the same
+        pause goes on while the model listens."""
+        return await run_in_slot(self._slots, self.score, audio)
 
     def score(self, audio: np.ndarray) -> float:
         window = WINDOW_SECONDS * STAGE_RATE
