@@ -193,6 +193,23 @@ async def test_only_one_response_at_a_time_and_cancel(client: Client) -> None:
     assert (await client.until("response.done"))[-1]["response"]["status"] in ("completed", "incomplete")
 
 
+async def test_a_response_cancelled_as_soon_as_it_is_created_is_announced_and_closed(client: Client) -> None:
+    await client.send({"type": "session.update", "session": {"modalities": ["text"]}})
+    await client.until("session.updated")
+    await client.send(user_text("Count from one to twenty."))
+    for _ in range(3):
+        await client.send({"type": "response.create"})
+        await client.send({"type": "response.cancel"})
+        events = await client.until("response.done")
+        created = [e for e in events if e["type"] == "response.created"]
+        done = events[-1]["response"]
+        assert len(created) == 1 and created[0]["response"]["id"] == done["id"]
+        assert done["status"] == "cancelled" and done["status_details"]["reason"] == "client_cancelled"
+        assert not [e for e in events if e["type"] == "error"]
+    await client.send({"type": "response.create", "response": {"max_output_tokens": 5}})
+    assert (await client.until("response.done"))[-1]["response"]["status"] in ("completed", "incomplete")
+
+
 async def test_max_output_tokens_gives_incomplete(client: Client) -> None:
     await client.send({"type": "session.update", "session": {"modalities": ["text"], "max_response_output_tokens": 3}})
     await client.until("session.updated")

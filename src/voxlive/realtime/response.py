@@ -148,6 +148,7 @@ class ResponseRunner:
         self.metrics = plan.metrics
         self.metrics.response_id = plan.response.id
         self.task: asyncio.Task[None] | None = None
+        self._started = False
 
     @property
     def id(self) -> str:
@@ -158,15 +159,21 @@ class ResponseRunner:
         return self.task
 
     def cancel(self, reason: CancelReason) -> None:
-        """Stop the response: no audio is sent from now on; it ends as cancelled."""
+        """Stop the response: no audio is sent from now on; it ends as cancelled (a response cancelled before it
+        began is still announced, then closed at once)."""
         self.cancel_reason = reason
         if self._speaker is not None:
             self._speaker.halt()
-        if self.task is not None:
+        if self.task is not None and self._started:
             self.task.cancel()
 
     async def run(self) -> None:
+        self._started = True
         self.send(ServerEventResponseCreated(response=self.response.model_copy(deep=True)))
+        if self.cancel_reason is not None:
+            self._stop_drafts()
+            await self._finish("cancelled", ResponseCancelledDetails(reason=self.cancel_reason))
+            return
         finish: FinishReason = "stop"
         try:
             events = self._llm_events()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import re
 import time
 from collections import deque
@@ -107,9 +106,16 @@ def chunker_for(options: SpeakOptions) -> SentenceChunker:
     return SentenceChunker(min(12, options.min_chars), options.min_chars, options.max_chars, options.first_words)
 
 
+class SpeechFailed(RuntimeError):
+    """The TTS could not speak a piece of the reply (the response fails with this message)."""
+
+
 async def synthesize(tts: TTS, options: SpeakOptions, piece: str, first: bool = False) -> Speech:
     """A piece spoken; the ``first`` of a reply is urgent (the user is waiting for it)."""
-    return await tts.synthesize(speakable(piece), options.voice, options.prosody, urgent=first)
+    try:
+        return await tts.synthesize(speakable(piece), options.voice, options.prosody, urgent=first)
+    except Exception as exc:
+        raise SpeechFailed(f"Speech synthesis failed: {exc}") from exc
 
 
 @dataclass
@@ -190,10 +196,12 @@ class Speaker:
             self._prepared[1].cancel()
 
     async def cancel(self) -> SpokenAudio:
-        """Stop at once: nothing more is sent but the closing events of what was sent."""
+        """Stop at once: nothing more is sent but the closing events of what was sent. (A synthesis that failed
+        is reported by ``finish``; after a cancel it no longer matters.)"""
         self.halt()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._worker
+        await asyncio.wait([self._worker])
+        if not self._worker.cancelled():
+            self._worker.exception()
         self._close()
         return self.spoken
 
