@@ -36,6 +36,8 @@ async def test_the_voice_agent_protocol_with_text_audio_and_an_interrupt(server:
     async with websockets.connect(f"{server.ws}/ws/voice", max_size=None) as ws:
         await ws.send("{not json")
         assert "not valid JSON" in (await until(ws, "error"))[-1]["error"]
+        await ws.send('{"type": "transcript", "text": ' + "[" * 5000 + "]" * 5000 + "}")
+        assert "deeper than" in (await until(ws, "error"))[-1]["error"]
         await ws.send(json.dumps({"type": "nonsense"}))
         assert "Unknown message type 'nonsense'" in (await until(ws, "error"))[-1]["error"]
 

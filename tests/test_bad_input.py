@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import urllib.error
+import urllib.request
 
 import pytest
+import websockets
 
-from conftest import Client
+from conftest import Client, Server
 
 
 async def assert_session_still_works(client: Client) -> None:
@@ -25,6 +29,8 @@ async def assert_session_still_works(client: Client) -> None:
     ("frame", "code", "param"),
     [
         ("this is not json", "invalid_json", None),
+        ('{"type": "session.update", "session": {"tools": ' + "[" * 5000 + "]" * 5000 + "}}", "invalid_json", None),
+        ('{"type": "session.update", "session": {"tools": ' + "[" * 500 + "]" * 500 + "}}", "invalid_json", None),
         ("[1, 2, 3]", "invalid_event", None),
         ('{"event_id": "e1"}', "missing_required_parameter", "type"),
         ('{"type": "session.explode", "event_id": "e1"}', "unknown_event_type", "type"),
@@ -119,3 +125,46 @@ async def test_a_flood_of_bad_events_loses_nothing(client: Client) -> None:
     ids = [(await client.recv())["error"]["event_id"] for _ in range(50)]
     assert ids == [f"bad{n}" for n in range(50)]
     await assert_session_still_works(client)
+
+
+@pytest.mark.parametrize(
+    ("event", "param"),
+    [
+        ({"type": "session.update", "session": {"type": "realtime", "audio": "x"}}, "session.audio"),
+        ({"type": "session.update", "session": {"type": "realtime", "audio": {"input": 3}}}, "session.audio.input"),
+        (
+            {"type": "session.update", "session": {"type": "realtime", "output_modalities": None}},
+            "session.output_modalities",
+        ),
+        ({"type": "response.create", "response": {"audio": "x"}}, "response.audio"),
+        ({"type": "response.create", "response": {"audio": {"output": []}}}, "response.audio.output"),
+    ],
+)
+async def test_ga_events_of_the_wrong_shape_get_an_error(server: Server, event: dict, param: str) -> None:
+    async with websockets.connect(f"{server.ws}/v1/realtime?model=m") as ws:
+        client = Client(ws)
+        assert (await client.recv())["type"] == "session.created"
+        await client.send({**event, "event_id": "e1"})
+        error = await client.recv()
+        assert error["type"] == "error", error
+        assert error["error"]["param"] == param and error["error"]["event_id"] == "e1", error
+        assert error["error"]["code"] == "invalid_type"
+        await client.send({"type": "session.update", "session": {"type": "realtime", "instructions": "Be brief."}})
+        assert (await client.recv())["type"] == "session.updated"
+
+
+async def test_the_speech_api_refuses_json_nested_too_deep(server: Server) -> None:
+    def post(body: str) -> tuple[int, bytes]:
+        request = urllib.request.Request(
+            f"{server.http}/v1/audio/speech", body.encode(), {"content-type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request) as answer:
+                return answer.status, answer.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+
+    status, body = await asyncio.to_thread(post, '{"voice": "alloy", "input": ' + "[" * 5000 + "]" * 5000 + "}")
+    assert status == 400 and "deeper than" in json.loads(body)["error"]["message"]
+    status, body = await asyncio.to_thread(post, json.dumps({"model": "tts-1", "voice": "alloy", "input": "Hi."}))
+    assert status == 200 and body

@@ -32,6 +32,7 @@ from ..protocol import (
     InputTextContentPart,
     Item,
     MessageItem,
+    ProtocolError,
     RequestSession,
     Response,
     ResponseCreateParams,
@@ -42,6 +43,7 @@ from ..protocol import (
     ServerEventInputAudioBufferCommitted,
     ServerEventResponseDone,
     ServerEventResponseFunctionCallArgumentsDone,
+    load_json_object,
     new_id,
 )
 from ..realtime.engine import Engine
@@ -654,11 +656,11 @@ class VoiceAgent(EventEmitter):
 
     async def _on_message(self, text: str) -> None:
         try:
-            message = json.loads(text)
-        except ValueError as exc:
-            self._reject(f"The message is not valid JSON: {exc}")
+            message = load_json_object(text)
+        except ProtocolError as exc:
+            self._reject(exc.message)
             return
-        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        if not isinstance(message.get("type"), str):
             self._reject("A message must be a JSON object with a string 'type'.")
             return
         handler = self._handlers().get(message["type"])

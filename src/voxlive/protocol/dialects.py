@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .client_events import ClientEvent
-from .parse import load_json_object, parse_client_event, parse_server_event
+from .parse import ProtocolError, load_json_object, parse_client_event, parse_server_event
 from .server_events import ServerEvent
 
 JSON = dict[str, Any]
@@ -81,8 +81,23 @@ def _modalities_to_ga(modalities: list[str] | None) -> list[str] | None:
     return ["audio"] if "audio" in modalities else ["text"]
 
 
-def _modalities_from_ga(modalities: list[str]) -> list[str]:
+def _modalities_from_ga(modalities: Any, param: str) -> list[str]:
+    if not isinstance(modalities, list):
+        raise ProtocolError(
+            f"Invalid type for '{param}': expected an array (got {modalities!r:.40}).", code="invalid_type", param=param
+        )
     return ["text", "audio"] if "audio" in modalities else list(modalities)
+
+
+def _object(value: Any, param: str) -> JSON:
+    """A GA sub-object (absent or null: empty), or a ``ProtocolError`` that names the field."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ProtocolError(
+            f"Invalid type for '{param}': expected an object (got {value!r:.40}).", code="invalid_type", param=param
+        )
+    return value
 
 
 def _voice_to_ga(voice: Any) -> Any:
@@ -150,15 +165,15 @@ def session_from_ga(session: JSON) -> JSON:
     s.pop("type", None)
     out: JSON = {}
     if "output_modalities" in s:
-        out["modalities"] = _modalities_from_ga(s.pop("output_modalities"))
+        out["modalities"] = _modalities_from_ga(s.pop("output_modalities"), "session.output_modalities")
     if "max_output_tokens" in s:
         out["max_response_output_tokens"] = s.pop("max_output_tokens")
     reasoning = s.pop("reasoning", None)
     if isinstance(reasoning, dict) and "effort" in reasoning:
         out["reasoning_effort"] = reasoning["effort"]
-    audio = s.pop("audio", None) or {}
-    audio_in = audio.get("input") or {}
-    audio_out = audio.get("output") or {}
+    audio = _object(s.pop("audio", None), "session.audio")
+    audio_in = _object(audio.get("input"), "session.audio.input")
+    audio_out = _object(audio.get("output"), "session.audio.output")
     if isinstance(audio_in.get("format"), dict):
         _input_format_from_ga(audio_in["format"], out)
     for ga, classic in (
@@ -209,8 +224,8 @@ def response_from_ga(response: JSON) -> JSON:
     """A GA response object (or ``response.create`` params) in the classic shape."""
     r = dict(response)
     if "output_modalities" in r:
-        r["modalities"] = _modalities_from_ga(r.pop("output_modalities"))
-    output = (r.pop("audio", None) or {}).get("output") or {}
+        r["modalities"] = _modalities_from_ga(r.pop("output_modalities"), "response.output_modalities")
+    output = _object(_object(r.pop("audio", None), "response.audio").get("output"), "response.audio.output")
     if isinstance(output.get("format"), dict):
         r["output_audio_format"] = _output_format_from_ga(output["format"])
     if "voice" in output:
@@ -397,7 +412,13 @@ class Dialect:
 
     def decode_client_event(self, text: str | bytes) -> ClientEvent:
         obj = load_json_object(text)
-        return parse_client_event(client_event_from_ga(obj) if self.ga else obj)
+        if self.ga:
+            try:
+                obj = client_event_from_ga(obj)
+            except ProtocolError as exc:
+                exc.event_id = obj.get("event_id") if isinstance(obj.get("event_id"), str) else None
+                raise
+        return parse_client_event(obj)
 
     def encode_server_event(self, event: ServerEvent, open_items: set[str] | None = None) -> list[str]:
         """The wire frames of one server event (``open_items``: see ``server_event_to_ga``)."""

@@ -31,16 +31,41 @@ class ProtocolError(Exception):
         self.type = type
 
 
+MAX_JSON_DEPTH = 100
+"""The deepest nesting of objects and arrays a message may have (a JSON schema of a tool needs far less)."""
+
+
 def load_json_object(data: str | bytes) -> dict[str, Any]:
     """Decode one JSON object, or raise a ``ProtocolError`` saying why not."""
+    too_deep = ProtocolError(
+        f"The message nests objects or arrays deeper than {MAX_JSON_DEPTH} levels.", code="invalid_json"
+    )
     try:
         obj = json.loads(data)
+    except RecursionError:
+        raise too_deep from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProtocolError(f"The message is not valid JSON: {exc}", code="invalid_json") from None
+    if _deeper_than(obj, MAX_JSON_DEPTH):
+        raise too_deep
     if not isinstance(obj, dict):
         kind = {list: "an array", str: "a string", type(None): "null", bool: "a boolean"}.get(type(obj), "a number")
         raise ProtocolError(f"An event must be a JSON object, not {kind}.", code="invalid_event")
     return obj
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether objects and arrays nest in ``value`` more than ``limit`` levels deep (without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _location(loc: tuple[int | str, ...], obj: Any, missing: bool) -> str:

@@ -10,6 +10,7 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
+from ..protocol import ProtocolError, load_json_object
 from ..realtime.engine import Engine
 from ..speech import files
 from ..speech.prosody import Prosody
@@ -32,7 +33,9 @@ def api_error(message: str, status: int = 400, param: str | None = None, code: s
 async def speech(request: Request, engine: Engine) -> Response:
     """Text to speech, as OpenAI's ``POST /v1/audio/speech``."""
     try:
-        body = SpeechRequest.model_validate(await request.json())
+        body = SpeechRequest.model_validate(load_json_object(await request.body()))
+    except ProtocolError as exc:
+        return api_error(exc.message)
     except ValueError as exc:
         first = exc.errors()[0] if isinstance(exc, ValidationError) else None
         param = ".".join(map(str, first["loc"])) if first else None
