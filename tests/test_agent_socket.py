@@ -80,3 +80,14 @@ async def test_the_video_agent_needs_a_vision_model(server: Server) -> None:
         assert error["type"] == "error" and "reads images" in error["error"]
         with pytest.raises(websockets.ConnectionClosed):
             await ws.recv()
+
+
+async def test_transcripts_in_quick_succession_do_not_wedge_the_agent(server: Server) -> None:
+    async with websockets.connect(f"{server.ws}/ws/voice", max_size=None) as ws:
+        for _ in range(3):
+            await ws.send(json.dumps({"type": "transcript", "text": "What is two plus two?"}))
+        await ws.send(json.dumps({"type": "transcript", "text": "What is the capital of Italy?"}))
+        answers = [(await until(ws, "response_complete"))[-1]["text"] for _ in range(4)]
+        assert "Rome" in answers[-1]  # each turn ends (interrupted ones with no text), in order
+        await ws.send(json.dumps({"type": "transcript", "text": "And of France?"}))
+        assert "Paris" in (await until(ws, "response_complete"))[-1]["text"]
