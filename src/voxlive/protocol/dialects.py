@@ -81,11 +81,16 @@ def _modalities_to_ga(modalities: list[str] | None) -> list[str] | None:
     return ["audio"] if "audio" in modalities else ["text"]
 
 
+def _wrong_type(param: str, expected: str, value: Any) -> ProtocolError:
+    """The error for a GA field of the wrong type (one the classic shape has no place for)."""
+    return ProtocolError(
+        f"Invalid type for '{param}': expected {expected} (got {value!r:.40}).", code="invalid_type", param=param
+    )
+
+
 def _modalities_from_ga(modalities: Any, param: str) -> list[str]:
     if not isinstance(modalities, list):
-        raise ProtocolError(
-            f"Invalid type for '{param}': expected an array (got {modalities!r:.40}).", code="invalid_type", param=param
-        )
+        raise _wrong_type(param, "an array", modalities)
     return ["text", "audio"] if "audio" in modalities else list(modalities)
 
 
@@ -94,9 +99,7 @@ def _object(value: Any, param: str) -> JSON:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise ProtocolError(
-            f"Invalid type for '{param}': expected an object (got {value!r:.40}).", code="invalid_type", param=param
-        )
+        raise _wrong_type(param, "an object", value)
     return value
 
 

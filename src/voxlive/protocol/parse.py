@@ -37,21 +37,23 @@ MAX_JSON_DEPTH = 100
 
 def load_json_object(data: str | bytes) -> dict[str, Any]:
     """Decode one JSON object, or raise a ``ProtocolError`` saying why not."""
-    too_deep = ProtocolError(
-        f"The message nests objects or arrays deeper than {MAX_JSON_DEPTH} levels.", code="invalid_json"
-    )
     try:
         obj = json.loads(data)
     except RecursionError:
-        raise too_deep from None
+        raise _too_deep() from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProtocolError(f"The message is not valid JSON: {exc}", code="invalid_json") from None
     if _deeper_than(obj, MAX_JSON_DEPTH):
-        raise too_deep
+        raise _too_deep()
     if not isinstance(obj, dict):
         kind = {list: "an array", str: "a string", type(None): "null", bool: "a boolean"}.get(type(obj), "a number")
         raise ProtocolError(f"An event must be a JSON object, not {kind}.", code="invalid_event")
     return obj
+
+
+def _too_deep() -> ProtocolError:
+    message = f"The message nests objects or arrays deeper than {MAX_JSON_DEPTH} levels."
+    return ProtocolError(message, code="invalid_json")
 
 
 def _deeper_than(value: Any, limit: int) -> bool:

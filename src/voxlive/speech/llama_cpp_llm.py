@@ -141,10 +141,17 @@ class LlamaCppLLM:
         async with self._lock:
             await asyncio.to_thread(self._prefill, request)
 
+    def _max_tokens(self, request: LLMRequest) -> int:
+        """The most tokens the reply may have: as asked, else half the context."""
+        return request.max_tokens or self.n_ctx // 2
+
+    def _prompt_budget(self, request: LLMRequest) -> int:
+        """The tokens the prompt may take: the context, less room for the reply (at most half of it)."""
+        return self.n_ctx - min(self._max_tokens(request), self.n_ctx // 2)
+
     def _prefill(self, request: LLMRequest) -> None:
         llama = self._llama
-        max_tokens = request.max_tokens or self.n_ctx // 2
-        tokens = self._prompt_tokens(request, request.tools or None, self.n_ctx - min(max_tokens, self.n_ctx // 2))
+        tokens = self._prompt_tokens(request, request.tools or None, self._prompt_budget(request))
         start = llama.longest_token_prefix(llama._input_ids.tolist(), tokens)
         llama.n_tokens = start
         for at in range(start, len(tokens), PREFILL_BATCH):
@@ -191,7 +198,7 @@ class LlamaCppLLM:
     async def _stream(self, request: LLMRequest, names: set[str], no_call: bool) -> AsyncIterator[LLMEvent]:
         tools = request.tools or None
         schema = forced_tool_schema(request.tools, request.tool_choice) if tools and not no_call else None
-        max_tokens = request.max_tokens or self.n_ctx // 2
+        max_tokens = self._max_tokens(request)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         stop = threading.Event()
@@ -202,7 +209,7 @@ class LlamaCppLLM:
         def generate() -> None:
             try:
                 llama = self._llama
-                tokens = self._prompt_tokens(request, tools, self.n_ctx - min(max_tokens, self.n_ctx // 2))
+                tokens = self._prompt_tokens(request, tools, self._prompt_budget(request))
                 cached = llama.longest_token_prefix(llama._input_ids.tolist(), tokens)
                 put("prompt", (len(tokens), cached))
                 grammar = None
