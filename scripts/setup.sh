@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(build-essential cmake python3-venv python3-dev espeak-ng chromium)
+DEBIAN_PACKAGES=(build-essential cmake python3-venv python3-dev espeak-ng chromium postgresql)
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

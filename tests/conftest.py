@@ -20,6 +20,7 @@ import pytest
 import websockets
 
 os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="voxlive-data-")  # conversations stored by test servers
 
 
 def free_port() -> int:
@@ -68,6 +69,19 @@ def start_server(tmp: Path, config: str = "", port: int | None = None) -> Server
     )
     wait_healthy(f"http://127.0.0.1:{port}/health", process)
     return Server(port, process)
+
+
+def sessions_open(server: Server) -> int:
+    with urllib.request.urlopen(f"{server.http}/health", timeout=10) as answer:
+        return int(json.loads(answer.read())["sessions"])
+
+
+async def until_idle(server: Server, timeout: float = 30) -> None:
+    """Wait until the server has closed every session (a client's close reaches it a moment later)."""
+    deadline = time.monotonic() + timeout
+    while await asyncio.to_thread(sessions_open, server):
+        assert time.monotonic() < deadline, "the server kept sessions open"
+        await asyncio.sleep(0.05)
 
 
 def stop_server(server: Server) -> None:
@@ -129,8 +143,8 @@ class Client:
 async def client(server: Server) -> AsyncIterator[Client]:
     async with websockets.connect(f"{server.ws}/voice-live/realtime?api-version=2025-10-01&model=m") as ws:
         connected = Client(ws)
-        first = await connected.recv()
-        assert first["type"] == "session.created"
+        first, second = await connected.recv(), await connected.recv()
+        assert first["type"] == "session.created" and second["type"] == "conversation.created"
         yield connected
 
 

@@ -11,7 +11,7 @@ import pytest
 import websockets
 from websockets.exceptions import InvalidStatus
 
-from conftest import Server, start_server, stop_server
+from conftest import Server, start_server, stop_server, until_idle
 
 
 def test_health_answers_once_the_models_are_loaded(server: Server) -> None:
@@ -64,6 +64,7 @@ async def test_a_valid_key_in_header_query_or_bearer_is_accepted(
 async def test_the_session_limit_refuses_one_more(keyed_server: Server) -> None:
     url = f"{keyed_server.ws}/voice-live/realtime"
     headers = {"api-key": "s3cret"}
+    await until_idle(keyed_server)
     async with (
         websockets.connect(url, additional_headers=headers) as first,
         websockets.connect(url, additional_headers=headers) as second,
@@ -74,6 +75,7 @@ async def test_the_session_limit_refuses_one_more(keyed_server: Server) -> None:
             async with websockets.connect(url, additional_headers=headers):
                 pass
         assert refused.value.response.status_code == 503
+    await until_idle(keyed_server)
     async with websockets.connect(url, additional_headers=headers) as again:
         assert json.loads(await again.recv())["type"] == "session.created"
 

@@ -24,6 +24,15 @@ class ServerSettings(_Section):
     """The largest client message accepted; a larger one gets an error event."""
     max_items: int = 2000
     """The most items one conversation may hold."""
+    max_sessions_per_key: int | None = None
+    """The most sessions one API key may hold at once (``None``: only ``max_sessions`` bounds them)."""
+    allowed_origins: list[str] = Field(default_factory=list)
+    """Web pages (``https://app.example.com``) that may open sessions besides the server's own page; ``"*"``
+    allows any. A page from any other origin is refused, so no site a user visits can drive this server."""
+    public_metrics: bool = False
+    """Serve ``/metrics`` without an API key (for a Prometheus scraper on a private network)."""
+    drain_seconds: float = 30.0
+    """On SIGTERM: how long running responses may take to finish before every socket is closed (code 1012)."""
 
 
 class LLMSettings(_Section):
@@ -110,6 +119,19 @@ class MCPSettings(_Section):
     """The most MCP tool calls in one response; after that the model must answer."""
 
 
+class StoreSettings(_Section):
+    """Where conversations are kept, so a client can resume one after a dropped connection or a restart."""
+
+    path: str | None = None
+    """The SQLite file (default: ``conversations.db`` in the user's data directory)."""
+    url: str | None = None
+    """A Postgres database (``postgresql://user@host/db``) shared by several servers; replaces ``path``."""
+    retention_days: float | None = 30.0
+    """Conversations unchanged for this many days are deleted; ``None`` keeps them for ever."""
+    keep_audio: bool = False
+    """Keep a recording of each turn, both sides (``GET /conversations/{id}/items/{item_id}/audio``)."""
+
+
 class SessionDefaults(_Section):
     model: str = "voxlive-local"
     instructions: str = (
@@ -129,6 +151,7 @@ class Settings(_Section):
     turn: TurnTakingSettings = Field(default_factory=TurnTakingSettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     mcp: MCPSettings = Field(default_factory=MCPSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
 
     @classmethod
     def load(cls, path: str | Path | None) -> Settings:

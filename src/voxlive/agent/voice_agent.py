@@ -127,6 +127,8 @@ class VoiceAgent(EventEmitter):
         max_steps: int = 5,
         temperature: float | None = None,
         endpoint: str | None = None,
+        conversation_id: str | None = None,
+        owner: str = "",
     ) -> None:
         super().__init__()
         if output_format not in OUTPUT_FORMATS:
@@ -150,6 +152,10 @@ class VoiceAgent(EventEmitter):
         self.max_steps = max_steps
         self.temperature = defaults.temperature if temperature is None else temperature
         self.endpoint = endpoint
+        self.conversation_id = conversation_id
+        """The stored conversation this agent continues (resumed when the session starts), then its own."""
+        self.owner = owner
+        """Who the agent's conversations belong to (a digest of the API key it serves)."""
         self._session: RealtimeSession | None = None
         self._starting: asyncio.Lock | None = None
         self._initial_history: list[Message] = []
@@ -240,7 +246,10 @@ class VoiceAgent(EventEmitter):
         async with self._starting:
             if self._session is None:
                 await self.engine.load()
-                session = self.engine.create_session(self._on_server_event)
+                session = self.engine.create_session(self._on_server_event, owner=self.owner)
+                await session.start(self.conversation_id)
+                resumed = self.conversation_id == session.conversation.id
+                self.conversation_id = session.conversation.id
                 session.observer = self
                 speech = self.streaming_speech
                 session.speak_overrides = {
@@ -250,7 +259,8 @@ class VoiceAgent(EventEmitter):
                 }
                 await session.handle(ClientEventSessionUpdate(session=self._session_config()))
                 self._session = session
-                self._replace_items(items_from_messages(self._initial_history))
+                if not resumed:
+                    self._replace_items(items_from_messages(self._initial_history))
         return self._session
 
     def _session_config(self) -> RequestSession:
@@ -606,6 +616,8 @@ class VoiceAgent(EventEmitter):
         """Talk to a client over ``websocket`` (Starlette/FastAPI, or ``websockets``) until it closes."""
         self._check_alive()
         await self._attach(adapt(websocket))
+        await self._ready()
+        self._send({"type": "conversation", "id": self.conversation_id})
         assert self._reader is not None
         await asyncio.wait([self._reader])
 

@@ -127,11 +127,13 @@ class VoiceLiveClient:
         max_pending: int = 1024,
     ) -> VoiceLiveSession:
         """A session that is not connected yet (``await session.open()``)."""
-        url = self.url(model, agent, query)
 
-        async def connect() -> websockets.ClientConnection:
+        async def connect(conversation_id: str | None = None) -> websockets.ClientConnection:
+            resume = {"conversation-id": conversation_id} if conversation_id else {}
             return await websockets.connect(
-                url, additional_headers={**await self.headers(), **(headers or {})}, max_size=16 * 1024 * 1024
+                self.url(model, agent, {**(query or {}), **resume}),
+                additional_headers={**await self.headers(), **(headers or {})},
+                max_size=16 * 1024 * 1024,
             )
 
         return VoiceLiveSession(

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from ..protocol import (
     ServerEvent,
+    ServerEventConversationCreated,
     ServerEventConversationItemCreated,
     ServerEventConversationItemDeleted,
     ServerEventConversationItemInputAudioTranscriptionCompleted,
@@ -130,6 +131,9 @@ class SessionHandlers:
 
     def on_session_updated(self, event: ServerEventSessionUpdated, context: SessionContext) -> HandlerResult:
         """Called when the session configuration is updated."""
+
+    def on_conversation_created(self, event: ServerEventConversationCreated, context: SessionContext) -> HandlerResult:
+        """Called when the session's conversation is created or resumed (its id resumes it after a reconnect)."""
 
     def on_session_avatar_connecting(
         self, event: ServerEventSessionAvatarConnecting, context: SessionContext
@@ -323,6 +327,7 @@ EVENT_HANDLERS: dict[str, str] = {
     "warning": "on_warning",
     "session.created": "on_session_created",
     "session.updated": "on_session_updated",
+    "conversation.created": "on_conversation_created",
     "session.avatar.connecting": "on_session_avatar_connecting",
     "conversation.item.created": "on_conversation_item_created",
     "conversation.item.retrieved": "on_conversation_item_retrieved",

@@ -37,6 +37,7 @@ from ..protocol import (
     RequestSession,
     ResponseCreateParams,
     ServerEvent,
+    ServerEventConversationCreated,
     ServerEventSessionCreated,
     UnknownServerEvent,
     parse_client_event,
@@ -67,17 +68,17 @@ class SessionDeadError(RuntimeError):
 
 @dataclass(frozen=True)
 class Reconnect:
-    """Reconnect after an unexpected close, with exponential backoff, and send the session config again.
-
-    The server side is a new session: the conversation does not survive, only the configuration.
-    """
+    """Reconnect after an unexpected close, with exponential backoff: the new session resumes the
+    conversation (the server sends its items again as ``conversation.item.created``), and the last session
+    configuration is sent again."""
 
     attempts: int = 5
     initial_delay: float = 0.5
     max_delay: float = 8.0
 
 
-Connect = Callable[[], Awaitable[websockets.ClientConnection]]
+Connect = Callable[[str | None], Awaitable[websockets.ClientConnection]]
+"""Opens the connection; with a conversation id, one that resumes that conversation."""
 
 
 class VoiceLiveSession:
@@ -107,6 +108,8 @@ class VoiceLiveSession:
         self.agent_name = agent_name
         self.reconnect = reconnect
         self.session_id: str | None = None
+        self.conversation_id: str | None = None
+        """The server's id of the conversation (a reconnect resumes it)."""
         self._ws: websockets.ClientConnection | None = None
         self._handlers: list[SessionHandlers] = []
         self._listeners: dict[type[ServerEvent], list[Listener]] = {}
@@ -123,7 +126,7 @@ class VoiceLiveSession:
 
     async def open(self) -> None:
         """Connect, and start reading and dispatching."""
-        self._ws = await self._connect()
+        self._ws = await self._connect(None)
         self._dispatcher = asyncio.create_task(self._dispatch())
         self._receiver = asyncio.create_task(self._receive())
         await self._notify("on_connected", ConnectedEventArgs(f"conn_{uuid.uuid4().hex[:12]}", _now()))
@@ -319,7 +322,7 @@ class VoiceLiveSession:
         for _ in range(self.reconnect.attempts):
             await asyncio.sleep(delay)
             try:
-                self._ws = await self._connect()
+                self._ws = await self._connect(self.conversation_id)
             except (OSError, websockets.InvalidHandshake) as exc:
                 await self._notify("on_error", ErrorEventArgs(exc, "reconnect", True, _now()))
                 delay = min(delay * 2, self.reconnect.max_delay)
@@ -339,6 +342,8 @@ class VoiceLiveSession:
             if isinstance(event, ServerEventSessionCreated):
                 self.session_id = event.session.id
                 self._session_created.set()
+            elif isinstance(event, ServerEventConversationCreated):
+                self.conversation_id = event.conversation.id
             context = self.context
             method = EVENT_HANDLERS.get(event.type)
             for handlers in list(self._handlers):

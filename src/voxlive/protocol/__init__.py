@@ -29,6 +29,7 @@ from .client_events import (
     ClientEventTranscriptionSessionUpdate,
 )
 from .items import (
+    ITEM,
     AudioContentPart,
     ContentPart,
     FileSearchCallItem,
@@ -210,6 +211,7 @@ from .session import (
 
 __all__ = [
     "CLIENT_EVENTS",
+    "ITEM",
     "SERVER_EVENTS",
     "AgentConfig",
     "Animation",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, TypeAdapter, model_validator
 
 from .base import WireModel
 
@@ -183,3 +183,6 @@ Item = Annotated[
     | ItemReference,
     Field(discriminator="type"),
 ]
+
+ITEM: TypeAdapter[Item] = TypeAdapter(Item)
+"""Reads an item from its wire form."""

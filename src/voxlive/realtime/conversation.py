@@ -18,18 +18,25 @@ from ..protocol import (
     MCPCallItem,
     MessageItem,
     ProtocolError,
+    new_id,
 )
 from ..speech.llm import Message
+from .journal import Journal
 from .metrics import TurnMetrics
 from .speaker import SpokenAudio
 
 
 class Conversation:
-    """Items in order, addressable by id, with a bound on how many it holds."""
+    """Items in order, addressable by id, with a bound on how many it holds. With a ``journal``, each item is
+    stored when it is inserted, when ``saved`` (completed, transcribed, truncated) and when deleted."""
 
     def __init__(self, max_items: int = 2000) -> None:
+        self.id = new_id("conv")
         self.max_items = max_items
+        self.journal: Journal | None = None
         self._items: list[Item] = []
+        self._seq: dict[str, float] = {}
+        """Each item's place in the store's order (a new item between two takes the middle)."""
         self.spoken: dict[str, SpokenAudio] = {}
         """The audio of assistant messages, by item id: what was said and when (for truncation)."""
         self.user_audio: dict[str, np.ndarray] = {}
@@ -69,12 +76,33 @@ class Conversation:
             previous = self.get(previous_item_id, param="previous_item_id")
             position = self._items.index(previous) + 1
         self._items.insert(position, item)
+        self._place(position)
+        self.saved(item)
         return self._items[position - 1].id if position else None
+
+    def _place(self, position: int) -> None:
+        before = self._seq[self._items[position - 1].id or ""] if position else 0.0
+        after = self._seq[self._items[position + 1].id or ""] if position + 1 < len(self._items) else before + 2.0
+        self._seq[self._items[position].id or ""] = (before + after) / 2
+
+    def saved(self, item: Item) -> None:
+        """Store the item as it is now."""
+        if self.journal is not None and item.id in self._seq:
+            self.journal.item(item, self._seq[item.id])
+
+    def restore(self, items: list[Item], places: list[float]) -> None:
+        """Put back a stored conversation's items, in order, at their stored places."""
+        for item, place in zip(items, places, strict=True):
+            self._items.append(item)
+            self._seq[item.id or ""] = place
 
     def delete(self, item_id: str) -> None:
         self._items.remove(self.get(item_id))
+        self._seq.pop(item_id, None)
         self.spoken.pop(item_id, None)
         self.user_audio.pop(item_id, None)
+        if self.journal is not None:
+            self.journal.deleted(item_id)
 
     def turn_to_answer(self) -> TurnMetrics:
         """The timings of the turn a new response answers: the user audio just committed, if it is still

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from collections.abc import Awaitable
 
 import numpy as np
@@ -16,6 +17,8 @@ from ..speech.smart_turn import SmartTurn
 from ..speech.stt import STT
 from ..speech.tts import TTS
 from ..speech.vad import SileroVAD
+from ..store import open_store
+from .journal import Archive
 from .metrics import Telemetry
 from .session import RealtimeSession, Send
 
@@ -93,6 +96,8 @@ class Engine:
         self.ready = asyncio.Event()
         self._loading: asyncio.Future[None] | None = None
         self.sessions: dict[str, RealtimeSession] = {}
+        self.store = open_store(settings.store)
+        """Where conversations are kept (opened with the models)."""
         self.telemetry = Telemetry(settings.telemetry.otlp_endpoint, settings.telemetry.service_name)
 
     async def load(self) -> None:
@@ -111,6 +116,7 @@ class Engine:
                 await loading
                 bar.update()
 
+            await self.store.open()
             await step(asyncio.to_thread(self._load_vad))
             await asyncio.gather(step(self.llm.load()), step(self.stt.load()), step(self.tts.load()))
             await step(self.warm_up())
@@ -179,7 +185,20 @@ class Engine:
             max_response_output_tokens="inf",
         )
 
-    def create_session(self, send: Send, model: str | None = None) -> RealtimeSession:
+    async def close(self) -> None:
+        """End every session, then close the store."""
+        for session in list(self.sessions.values()):
+            await self.end_session(session)
+        await self.store.close()
+        self.telemetry.shutdown()
+
+    async def purge(self) -> int:
+        """Delete the conversations older than the retention period; how many."""
+        days = self.settings.store.retention_days
+        return 0 if days is None else await self.store.purge(time.time() - days * 86_400)
+
+    def create_session(self, send: Send, model: str | None = None, owner: str = "") -> RealtimeSession:
+        """A session for the owner of an API key (``""`` without keys), whose conversations only it can resume."""
         assert self.vad is not None, "the models are still loading"
         session = RealtimeSession(
             self.default_session(model),
@@ -195,6 +214,7 @@ class Engine:
             telemetry=self.telemetry,
             mcp=self.settings.mcp,
             max_items=self.settings.server.max_items,
+            journal=Archive(self.store, owner, self.settings.store.keep_audio),
         )
         self.sessions[session.id] = session
         self.telemetry.sessions.set(len(self.sessions))

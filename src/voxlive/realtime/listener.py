@@ -393,6 +393,8 @@ class Listener:
         )
         self.conversation.insert(item)
         self.conversation.user_audio[item_id] = audio
+        if self.conversation.journal is not None:
+            self.conversation.journal.recording(item_id, audio, pcm.STAGE_RATE)
         self.send(ServerEventInputAudioBufferCommitted(item_id=item_id, previous_item_id=previous))
         self.send(ServerEventConversationItemCreated(previous_item_id=previous, item=item.model_copy(deep=True)))
         self.conversation.turns.append(TurnMetrics(item_id=item_id, speech_end=speech_end, turn_end=time.monotonic()))
@@ -445,6 +447,7 @@ class Listener:
         if error is not None:
             log.error("transcription of %s failed: %s", item.id, error)
             part.transcript = ""
+            self.conversation.saved(item)
             if self.transcription is not None:
                 self.send(
                     ServerEventConversationItemInputAudioTranscriptionFailed(
@@ -456,6 +459,7 @@ class Listener:
             return
         transcript = task.result()
         part.transcript = transcript.text
+        self.conversation.saved(item)
         if self.transcription is None:
             return
         include = self.session.include or [] if self.session else []

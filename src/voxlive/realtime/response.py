@@ -49,6 +49,7 @@ from ..protocol import (
     TokenUsage,
     new_id,
 )
+from ..speech.audio import OUTPUT_RATES, decode
 from ..speech.llm import (
     LLM,
     Finished,
@@ -288,6 +289,8 @@ class ResponseRunner:
 
     def _item_done(self, item: Item) -> None:
         self._open.remove(item)
+        if self.plan.add_to_conversation:
+            self.conversation.saved(item)
         self.send(
             ServerEventResponseOutputItemDone(
                 response_id=self.id, output_index=self.response.output.index(item), item=item.model_copy(deep=True)
@@ -504,7 +507,21 @@ class ResponseRunner:
         )
         response.usage.input_token_details.cached_tokens_details.text_tokens = usage.cached_tokens
         self.metrics.done = time.monotonic()
+        await self._store()
         self.send(ServerEventResponseDone(response=response.model_copy(deep=True)))
+
+    async def _store(self) -> None:
+        """Store the turn's timings and recordings; what the client was told is stored before it hears the end."""
+        journal = self.conversation.journal
+        if journal is None or not self.plan.add_to_conversation:
+            return
+        journal.turn(self.metrics, time.time())
+        fmt = self.response.output_audio_format or "pcm16"
+        for item in self.response.output:
+            spoken = self.conversation.spoken.get(item.id or "")
+            if spoken is not None and spoken.audio:
+                journal.recording(item.id or "", decode(bytes(spoken.audio), fmt), OUTPUT_RATES[fmt])
+        await journal.flush()
 
 
 def same_request(draft: LLMRequest, request: LLMRequest) -> bool:

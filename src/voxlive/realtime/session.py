@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from ..config import MCPSettings
 from ..protocol import (
+    ITEM,
     AudioContentPart,
     AudioInputTranscriptionOptions,
     ClientEvent,
@@ -32,6 +33,7 @@ from ..protocol import (
     ClientEventSessionAvatarConnect,
     ClientEventSessionUpdate,
     ClientEventTranscriptionSessionUpdate,
+    ConversationInfo,
     ErrorDetails,
     FunctionCallOutputItem,
     FunctionTool,
@@ -49,6 +51,7 @@ from ..protocol import (
     ResponseCreateParams,
     ResponseSession,
     ServerEvent,
+    ServerEventConversationCreated,
     ServerEventConversationItemCreated,
     ServerEventConversationItemDeleted,
     ServerEventConversationItemRetrieved,
@@ -74,9 +77,11 @@ from ..speech.smart_turn import SmartTurn
 from ..speech.stt import STT, Transcript
 from ..speech.tts import DEFAULT_VOICE, TTS
 from ..speech.vad import SileroVAD
+from ..store import StoredConversation
 from ..tools.approvals import Approval
 from .conversation import Conversation, chat_messages
 from .draft import Draft
+from .journal import Archive
 from .listener import Listener, log_failure
 from .mcp_servers import MCPServers, MCPTool
 from .metrics import Telemetry
@@ -115,6 +120,7 @@ class RealtimeSession:
         first_words: int | None = 4,
         max_items: int = 2000,
         max_buffer_seconds: float = 600.0,
+        journal: Archive | None = None,
     ) -> None:
         self.session = session
         self.llm = llm
@@ -122,6 +128,7 @@ class RealtimeSession:
         self.send = send
         self.telemetry = telemetry
         self.conversation = Conversation(max_items)
+        self._journal = journal
         self.mcp = MCPServers(mcp or MCPSettings(), self.conversation, send)
         """The MCP servers the session's (and its responses') tools name."""
         self.turn: Turn | None = None
@@ -178,13 +185,51 @@ class RealtimeSession:
         return self.session.id
 
     @property
+    def owner(self) -> str:
+        """Who the session's conversations belong to (a digest of its API key)."""
+        return self._journal.owner if self._journal is not None else ""
+
+    @property
     def response(self) -> ResponseRunner | None:
         """The response in progress, if any."""
         turn = self.turn
         return turn.runner if turn is not None and turn.answering else None
 
-    async def start(self) -> None:
+    async def start(self, conversation_id: str | None = None) -> None:
+        """Announce the session and its conversation: a stored one resumed (its items sent again, in order),
+        or a new one."""
         self.send(ServerEventSessionCreated(session=self.session.model_copy(deep=True)))
+        journal = self._journal
+        stored = None
+        if conversation_id is not None:
+            stored = await journal.load(conversation_id) if journal is not None else None
+            if stored is None:
+                self.error(
+                    ProtocolError(
+                        f"No conversation '{conversation_id}' to resume; a new conversation was started.",
+                        code="conversation_not_found",
+                        param="conversation-id",
+                    )
+                )
+        if stored is not None:
+            self._resume(stored)
+        if journal is not None:
+            self.conversation.journal = journal.open(self.conversation.id, new=stored is None)
+        self.send(ServerEventConversationCreated(conversation=ConversationInfo(id=self.conversation.id)))
+        previous = None
+        for item in self.conversation:
+            self.send(ServerEventConversationItemCreated(previous_item_id=previous, item=item.model_copy(deep=True)))
+            previous = item.id
+
+    def _resume(self, stored: StoredConversation) -> None:
+        items: list[Item] = []
+        for data in stored.items:
+            item = ITEM.validate_python(data)
+            if getattr(item, "status", None) == "in_progress":
+                item.status = "incomplete"  # it was being made when the server stopped
+            items.append(item)
+        self.conversation.id = stored.id
+        self.conversation.restore(items, stored.places)
 
     async def handle(self, event: ClientEvent) -> None:
         """Apply one client event; a bad one is answered with an ``error`` event."""
@@ -214,7 +259,8 @@ class RealtimeSession:
         )
 
     async def close(self) -> None:
-        """Stop any response and transcription at once; nothing is sent after this."""
+        """Stop any response and transcription at once; nothing is sent after this. What the conversation
+        holds is stored."""
         await self.listener.close()
         turn, self.turn = self.turn, None
         if turn is not None:
@@ -224,6 +270,8 @@ class RealtimeSession:
                 with contextlib.suppress(BaseException):  # its end is of no interest once the session is gone
                     await turn.runner.task
         await self.mcp.close()
+        if self.conversation.journal is not None:
+            await self.conversation.journal.close()
 
     # -- session ---------------------------------------------------------------------------------
 
@@ -362,6 +410,7 @@ class RealtimeSession:
         part = item.content[content_index]
         assert isinstance(part, AudioContentPart)
         part.transcript = spoken.transcript
+        self.conversation.saved(item)
 
     async def _input_text_delta(self, event: ClientEventInputTextDelta) -> None:
         """Text streamed into a user message that ``input_text.done`` then adds to the conversation."""
@@ -552,6 +601,7 @@ class RealtimeSession:
             part = item.content[0]
             if isinstance(part, InputAudioContentPart) and part.transcript is None:
                 part.transcript = transcript.text
+                self.conversation.saved(item)
         return chat_messages(items, instructions, self.llm.vision)
 
     # -- responses -------------------------------------------------------------------------------
@@ -644,7 +694,7 @@ class RealtimeSession:
             id=new_id("resp"),
             status="in_progress",
             output=[],
-            conversation_id=None if conversation == "none" else f"conv_{session.id}",
+            conversation_id=None if conversation == "none" else self.conversation.id,
             voice=voice,
             modalities=modalities,
             output_audio_format=output_format,

@@ -14,19 +14,21 @@ from ..realtime.engine import Engine
 log = logging.getLogger(__name__)
 
 
-async def serve_connection(websocket: WebSocket, engine: Engine, dialect: Dialect) -> None:
+async def serve_connection(websocket: WebSocket, engine: Engine, dialect: Dialect, owner: str = "") -> None:
     """Run one accepted connection until either side closes it.
 
     Server events go through a queue to a single writer task, so their order is the order in
     which the engine produced them. On disconnect the session is closed: its response task is
-    cancelled and nothing more is sent.
+    cancelled and nothing more is sent. The query parameter ``conversation-id`` resumes a stored
+    conversation of the same owner.
     """
     outbox: asyncio.Queue[ServerEvent | None] = asyncio.Queue()
     writer = asyncio.create_task(_write(websocket, dialect, outbox))
-    session = engine.create_session(outbox.put_nowait, model=websocket.query_params.get("model"))
+    query = websocket.query_params
+    session = engine.create_session(outbox.put_nowait, model=query.get("model"), owner=owner)
     limit = engine.settings.server.max_message_bytes
     try:
-        await session.start()
+        await session.start(query.get("conversation-id") or query.get("conversation_id"))
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
