@@ -92,6 +92,20 @@ async def assert_session_still_works(client: Client) -> None:
             "item_not_found",
             "item_id",
         ),
+        # a lone UTF-16 surrogate (a JSON escape not part of a pair) is no text: it would poison every later event
+        (
+            '{"type": "session.update", "event_id": "e1", "session": {"instructions": "Be brief.\\udfff"}}',
+            "invalid_value",
+            "session.instructions",
+        ),
+        (
+            '{"type": "conversation.item.create", "event_id": "e1", "item": {"type": "message", "role": "user", '
+            '"content": [{"type": "input_text", "text": "\\ud800hi"}]}}',
+            "invalid_value",
+            "item.content[0].text",
+        ),
+        ('{"type": "input_text.delta", "event_id": "e1", "id": "t1", "delta": "\\udfff"}', "invalid_value", "delta"),
+        ('{"type": "session.update", "event_id": "e1", "session": {"\\udfff": 1}}', "invalid_value", "session"),
     ],
 )
 async def test_malformed_or_invalid_events_get_an_error(client: Client, frame: str, code: str, param: str) -> None:
@@ -168,3 +182,9 @@ async def test_the_speech_api_refuses_json_nested_too_deep(server: Server) -> No
     assert status == 400 and "deeper than" in json.loads(body)["error"]["message"]
     status, body = await asyncio.to_thread(post, json.dumps({"model": "tts-1", "voice": "alloy", "input": "Hi."}))
     assert status == 200 and body
+
+
+async def test_text_escaped_as_a_surrogate_pair_is_accepted(client: Client) -> None:
+    await client.send('{"type": "session.update", "session": {"instructions": "Smile \\ud83d\\ude00"}}')
+    updated = await client.recv()
+    assert updated["type"] == "session.updated" and updated["session"]["instructions"] == "Smile \N{GRINNING FACE}"
