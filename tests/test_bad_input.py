@@ -69,6 +69,31 @@ async def assert_session_still_works(client: Client) -> None:
             "response.voice.volume",
         ),
         ('{"type": "session.update", "event_id": "e1", "session": {"speed": 9}}', "invalid_value", "session.speed"),
+        # turn-detection durations are bounded: a turn that would never end (or start) is refused
+        (
+            '{"type": "session.update", "event_id": "e1", "session": {"turn_detection": {"type": "server_vad", '
+            '"silence_duration_ms": 1000000000}}}',
+            "invalid_value",
+            "session.turn_detection.silence_duration_ms",
+        ),
+        (
+            '{"type": "session.update", "event_id": "e1", "session": {"turn_detection": {"type": "azure_semantic_vad", '
+            '"prefix_padding_ms": 60000}}}',
+            "invalid_value",
+            "session.turn_detection.prefix_padding_ms",
+        ),
+        (
+            '{"type": "session.update", "event_id": "e1", "session": {"turn_detection": {"type": "server_vad", '
+            '"speech_duration_ms": 3600000}}}',
+            "invalid_value",
+            "session.turn_detection.speech_duration_ms",
+        ),
+        (
+            '{"type": "session.update", "event_id": "e1", "session": {"turn_detection": {"type": "server_vad", '
+            '"end_of_utterance_detection": {"model": "semantic_detection_v1", "timeout_ms": 86400000}}}}',
+            "invalid_value",
+            "session.turn_detection.end_of_utterance_detection.timeout_ms",
+        ),
         (
             '{"type": "conversation.item.create", "event_id": "e1", "item": {"type": "message", "role": "user", '
             '"content": [{"type": "text", "text": "I am not the assistant"}]}}',
