@@ -25,6 +25,18 @@ async def assert_session_still_works(client: Client) -> None:
     assert created["type"] == "conversation.item.created", created
 
 
+def event(kind: str, **fields: object) -> str:
+    return json.dumps({"type": kind, "event_id": "e1", **fields})
+
+
+def tool(name: str, parameters: dict | None = None) -> dict:
+    return {"type": "function", "name": name, "parameters": parameters or {"type": "object", "properties": {}}}
+
+
+BIG_SCHEMA = {"type": "object", "properties": {f"p{n}": {"type": "string", "description": "x" * 40} for n in range(30)}}
+"""A tool schema of ~2 KB of JSON."""
+
+
 @pytest.mark.parametrize(
     ("frame", "code", "param"),
     [
@@ -116,6 +128,39 @@ async def assert_session_still_works(client: Client) -> None:
             '{"type": "conversation.item.delete", "event_id": "e1", "item_id": "item_missing"}',
             "item_not_found",
             "item_id",
+        ),
+        # a function's parameters are a JSON schema of an object; instructions and tools have a size limit
+        (
+            event("session.update", session={"tools": [tool("f", {"type": "objekt"})]}),
+            "invalid_value",
+            "session.tools[0].parameters",
+        ),
+        (
+            event(
+                "session.update", session={"tools": [tool("f"), tool("g", {"type": "object", "properties": {"a": 5}})]}
+            ),
+            "invalid_value",
+            "session.tools[1].parameters",
+        ),
+        (
+            event("response.create", response={"tools": [tool("f", {"type": "object", "properties": "a"})]}),
+            "invalid_value",
+            "response.tools[0].parameters",
+        ),
+        (
+            event("session.update", session={"tools": [tool(f"f{n}", BIG_SCHEMA) for n in range(40)]}),
+            "invalid_value",
+            "session.tools",
+        ),
+        (
+            event("session.update", session={"instructions": "Be brief. " * 4000}),
+            "invalid_value",
+            "session.instructions",
+        ),
+        (
+            event("response.create", response={"instructions": "Be brief. " * 4000}),
+            "invalid_value",
+            "response.instructions",
         ),
         # a lone UTF-16 surrogate (a JSON escape not part of a pair) is no text: it would poison every later event
         (
@@ -213,3 +258,25 @@ async def test_text_escaped_as_a_surrogate_pair_is_accepted(client: Client) -> N
     await client.send('{"type": "session.update", "session": {"instructions": "Smile \\ud83d\\ude00"}}')
     updated = await client.recv()
     assert updated["type"] == "session.updated" and updated["session"]["instructions"] == "Smile \N{GRINNING FACE}"
+
+
+async def test_a_forced_call_whose_schema_the_local_model_cannot_enforce_still_gets_an_answer(client: Client) -> None:
+    # a valid JSON schema that llama.cpp cannot turn into a grammar (a pattern without ^ and $)
+    city = {"type": "object", "properties": {"city": {"type": "string", "pattern": "[A-Z][a-z]+"}}}
+    await client.send(
+        {"type": "session.update", "session": {"tools": [tool("weather", city)], "tool_choice": "required"}}
+    )
+    assert (await client.recv())["type"] == "session.updated"
+    await client.send(
+        {
+            "type": "conversation.item.create",
+            "item": {
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": "Weather in Oslo?"}],
+            },
+        }
+    )
+    await client.send({"type": "response.create", "response": {"modalities": ["text"], "max_output_tokens": 40}})
+    done = (await client.until("response.done"))[-1]["response"]
+    assert done["status"] == "completed", done

@@ -24,6 +24,9 @@ class ServerSettings(_Section):
     """The largest client message accepted; a larger one gets an error event."""
     max_items: int = 2000
     """The most items one conversation may hold."""
+    max_instructions_chars: int = 32_000
+    """The longest instructions a session or response may set (about 8,000 tokens: ample for remote models; the
+    local model's 4,096-token context holds less, and keeps the end of a prompt too long for it)."""
 
 
 class LLMSettings(_Section):

@@ -195,6 +195,7 @@ class Engine:
             telemetry=self.telemetry,
             mcp=self.settings.mcp,
             max_items=self.settings.server.max_items,
+            max_instructions=self.settings.server.max_instructions_chars,
         )
         self.sessions[session.id] = session
         self.telemetry.sessions.set(len(self.sessions))
