@@ -119,7 +119,9 @@ class SessionDefaults(_Section):
         "You are a helpful voice assistant. Answer briefly and conversationally, in one to three "
         "short sentences, without lists or markup. When a tool result is available, use it to answer."
     )
-    voice: str = "en_US-joe-medium"
+    voice: str | None = None
+    """The voice of new sessions; by default the first the TTS offers: the bundled Piper voice
+    (``en_US-joe-medium``), or for ``[tts] provider = "openai"`` the first of its voices (``alloy``)."""
     temperature: float = 0.7
 
 

@@ -140,7 +140,7 @@ class VoiceAgent(EventEmitter):
         defaults = engine.settings.session
         self.instructions = instructions if instructions is not None else defaults.instructions
         self.tools: dict[str, Tool] = tools_from(tools)
-        self.voice = voice or defaults.voice
+        self.voice = voice or engine.default_voice
         if self.voice not in engine.tts.voice_names():
             raise ValueError(f"Unknown voice {self.voice!r}. Available: {', '.join(engine.tts.voice_names())}.")
         self.output_format = output_format

@@ -123,6 +123,8 @@ class RealtimeSession:
         max_instructions: int = 32_000,
     ) -> None:
         self.session = session
+        self.default_voice: Voice = session.voice or DEFAULT_VOICE
+        """The voice of a response when neither it nor the session names one."""
         self.max_instructions = max_instructions
         """The longest instructions (in characters) the session or a response may set."""
         self.llm = llm
@@ -645,12 +647,12 @@ class RealtimeSession:
         fixed = params.pre_generated_assistant_message
         conversation = params.conversation or "auto"
         modalities = params.modalities or session.modalities or ["text", "audio"]
-        voice = params.voice or session.voice
+        voice = params.voice or session.voice or self.default_voice
         self.check_voice(voice, "response.voice")
         output_format = params.output_audio_format or session.output_audio_format or "pcm16"
         animation = session.animation.outputs if session.animation else []
         speak = SpeakOptions(
-            voice=voice_name(voice) if voice else DEFAULT_VOICE,
+            voice=voice_name(voice),
             output_format=output_format,
             timestamps="word" in (session.output_audio_timestamp_types or []),
             visemes="viseme_id" in animation,
