@@ -11,6 +11,7 @@ import pytest
 import websockets
 
 from conftest import Client, Server
+from voxlive.speech import files
 
 
 async def assert_session_still_works(client: Client) -> None:
@@ -237,21 +238,36 @@ async def test_ga_events_of_the_wrong_shape_get_an_error(server: Server, event: 
         assert (await client.recv())["type"] == "session.updated"
 
 
-async def test_the_speech_api_refuses_json_nested_too_deep(server: Server) -> None:
-    def post(body: str) -> tuple[int, bytes]:
-        request = urllib.request.Request(
-            f"{server.http}/v1/audio/speech", body.encode(), {"content-type": "application/json"}
-        )
+async def post(url: str, body: bytes | str, content_type: str = "application/json") -> tuple[int, bytes]:
+    """POST ``body`` (urllib, in a thread): the status and the body of the answer."""
+
+    def send() -> tuple[int, bytes]:
+        data = body.encode() if isinstance(body, str) else body
+        request = urllib.request.Request(url, data, {"content-type": content_type})
         try:
             with urllib.request.urlopen(request) as answer:
                 return answer.status, answer.read()
         except urllib.error.HTTPError as error:
             return error.code, error.read()
 
-    status, body = await asyncio.to_thread(post, '{"voice": "alloy", "input": ' + "[" * 5000 + "]" * 5000 + "}")
+    return await asyncio.to_thread(send)
+
+
+async def test_the_speech_api_refuses_json_nested_too_deep(server: Server) -> None:
+    speech = f"{server.http}/v1/audio/speech"
+    status, body = await post(speech, '{"voice": "alloy", "input": ' + "[" * 5000 + "]" * 5000 + "}")
     assert status == 400 and "deeper than" in json.loads(body)["error"]["message"]
-    status, body = await asyncio.to_thread(post, json.dumps({"model": "tts-1", "voice": "alloy", "input": "Hi."}))
+    status, body = await post(speech, json.dumps({"model": "tts-1", "voice": "alloy", "input": "Hi."}))
     assert status == 200 and body
+
+
+@pytest.mark.parametrize("fmt", ["mp3", "opus", "aac", "flac", "wav"])
+async def test_speech_of_no_speakable_words_is_a_valid_file(server: Server, fmt: str) -> None:
+    status, body = await post(
+        f"{server.http}/v1/audio/speech", json.dumps({"voice": "alloy", "input": "...!?", "response_format": fmt})
+    )
+    assert status == 200 and body
+    files.read(body)  # decodes
 
 
 async def test_text_escaped_as_a_surrogate_pair_is_accepted(client: Client) -> None:

@@ -22,7 +22,7 @@ _CONTAINERS = {
 
 
 def write(samples: np.ndarray, rate: int, fmt: str) -> bytes:
-    """int16 mono audio as a file of ``fmt`` (one of ``FILE_FORMATS``)."""
+    """int16 mono audio as a file of ``fmt`` (one of ``FILE_FORMATS``); a valid file even of no audio."""
     samples = np.asarray(samples, np.int16)
     if fmt == "pcm":
         return resample(samples, rate, 24_000).astype("<i2").tobytes()
@@ -43,6 +43,8 @@ def write(samples: np.ndarray, rate: int, fmt: str) -> bytes:
     with av.open(buffer, "w", format=container_name) as container:
         stream = container.add_stream(codec, rate=rate, layout="mono")
         frame_size = stream.codec_context.frame_size or 1024
+        if codec != "flac" and not len(samples):  # no audio: one silent frame, since an empty file is no valid file
+            samples = np.zeros(frame_size, np.int16)
         for start in range(0, len(samples), frame_size):
             block = samples[start : start + frame_size]
             if codec != "flac" and len(block) < frame_size:
