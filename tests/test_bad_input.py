@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import http.client
+import itertools
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Iterable, Iterator
 
+import numpy as np
 import pytest
 import websockets
 
@@ -296,3 +301,69 @@ async def test_a_forced_call_whose_schema_the_local_model_cannot_enforce_still_g
     await client.send({"type": "response.create", "response": {"modalities": ["text"], "max_output_tokens": 40}})
     done = (await client.until("response.done"))[-1]["response"]
     assert done["status"] == "completed", done
+
+
+def multipart(audio: bytes, **fields: str) -> tuple[bytes, str]:
+    """A multipart form of an audio ``file`` and text fields: the body and its content type."""
+    boundary = "voxlive-test-boundary"
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n' for k, v in fields.items()]
+    head = f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.flac"\r\n\r\n'
+    body = "".join(parts).encode() + head.encode() + audio + f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def raw_post(server: Server, path: str, headers: dict[str, str], chunks: Iterable[bytes]) -> tuple[int, bytes]:
+    """POST a body sent piece by piece, until the server answers (it may answer before the body is sent)."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    connection.putrequest("POST", path)
+    for name, value in headers.items():
+        connection.putheader(name, value)
+    connection.endheaders()
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        for chunk in chunks:
+            connection.send(chunk)
+    answer = connection.getresponse()
+    return answer.status, answer.read()
+
+
+def silent_flac(seconds: int, total_in_header: bool = True) -> bytes:
+    """A small FLAC file of ``seconds`` of silence at 8 kHz; without its length in the header, if asked."""
+    data = bytearray(files.write(np.zeros(8000 * seconds, np.int16), 8000, "flac"))
+    if not total_in_header:  # STREAMINFO's total samples (the low 36 bits of bytes 18-25): 0 is "unknown"
+        field = int.from_bytes(data[18:26], "big")
+        data[18:26] = (field & ~((1 << 36) - 1)).to_bytes(8, "big")
+    return bytes(data)
+
+
+@pytest.mark.parametrize("total_in_header", [True, False])
+async def test_a_small_file_of_long_audio_is_refused_before_it_is_decoded(server: Server, total_in_header) -> None:
+    audio = silent_flac(11 * 60, total_in_header)  # 11 minutes: longer than [server] max_audio_seconds
+    assert len(audio) < 200_000
+    status, body = await post(f"{server.http}/v1/audio/transcriptions", *multipart(audio, model="whisper-1"))
+    error = json.loads(body)["error"]
+    assert status == 400 and error["code"] == "audio_too_long" and error["param"] == "file", error
+    status, body = await post(f"{server.http}/v1/audio/transcriptions", *multipart(silent_flac(1)))
+    assert status == 200 and "text" in json.loads(body)
+
+
+async def test_bodies_over_the_limit_are_refused_as_they_come(server: Server) -> None:
+    upload = 25 * 1024 * 1024  # [server] max_upload_bytes
+
+    def chunked(total: int, size: int = 1024 * 1024) -> Iterator[bytes]:
+        for _ in range(total // size):
+            yield f"{size:x}\r\n".encode() + b"\0" * size + b"\r\n"
+        yield b"0\r\n\r\n"
+
+    form = "multipart/form-data; boundary=voxlive-test-boundary"
+    head = b'--voxlive-test-boundary\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\n'
+    for headers, chunks in [
+        ({"content-type": form, "transfer-encoding": "chunked"}, [f"{len(head):x}\r\n".encode() + head + b"\r\n"]),
+        ({"content-type": form, "content-length": str(200 * 1024 * 1024)}, [head]),  # only announced
+    ]:
+        if "transfer-encoding" in headers:
+            chunks = itertools.chain(chunks, chunked(upload + 2 * 1024 * 1024))
+        status, body = await asyncio.to_thread(raw_post, server, "/v1/audio/transcriptions", headers, chunks)
+        assert status == 413 and json.loads(body)["error"]["code"] == "request_too_large", body
+
+    status, body = await post(f"{server.http}/v1/audio/speech", json.dumps({"input": "Hi.", "x": "y" * 100_000}))
+    assert status == 413 and json.loads(body)["error"]["code"] == "request_too_large", body

@@ -22,6 +22,11 @@ class ServerSettings(_Section):
     max_sessions: int = 100
     max_message_bytes: int = 16 * 1024 * 1024
     """The largest client message accepted; a larger one gets an error event."""
+    max_upload_bytes: int = 25 * 1024 * 1024
+    """The largest body of a speech API request (an audio file to transcribe; OpenAI's limit): a larger one is
+    refused with 413 as soon as it says or is read so."""
+    max_audio_seconds: float = 600.0
+    """The longest audio file transcribed (speech API, agents): a longer one is refused before it is decoded whole."""
     max_items: int = 2000
     """The most items one conversation may hold."""
     max_instructions_chars: int = 32_000

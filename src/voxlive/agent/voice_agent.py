@@ -419,7 +419,9 @@ class VoiceAgent(EventEmitter):
         assert session is not None
         self.emit("audio_received", {"size": len(data), "format": format})
         try:
-            samples = pcm.to_int16(await asyncio.to_thread(files.read, data))
+            samples = pcm.to_int16(
+                await asyncio.to_thread(files.read, data, self.engine.settings.server.max_audio_seconds)
+            )
         except Exception as exc:
             self._fail(ValueError(f"The audio could not be decoded: {exc}"))
             self._send({"type": "transcription_error", "error": f"Transcription failed: {exc}"})
@@ -552,7 +554,8 @@ class VoiceAgent(EventEmitter):
         if data is None:
             return ""
         await self.engine.load()
-        transcript = await self.engine.stt.transcribe(await asyncio.to_thread(files.read, data))
+        audio = await asyncio.to_thread(files.read, data, self.engine.settings.server.max_audio_seconds)
+        transcript = await self.engine.stt.transcribe(audio)
         self.emit("transcription", {"text": transcript.text, "language": transcript.language})
         self._send({"type": "transcription_result", "text": transcript.text, "language": transcript.language})
         return transcript.text
