@@ -8,12 +8,14 @@ import http.client
 import itertools
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterable, Iterator
 
 import numpy as np
 import pytest
 import websockets
+from websockets.exceptions import InvalidStatus
 
 from conftest import Client, Server
 from voxlive.speech import files
@@ -168,6 +170,19 @@ BIG_SCHEMA = {"type": "object", "properties": {f"p{n}": {"type": "string", "desc
             "invalid_value",
             "response.instructions",
         ),
+        # clients name models and voices, never files
+        (
+            event("session.update", session={"input_audio_transcription": {"model": "/etc/passwd"}}),
+            "invalid_value",
+            "session.input_audio_transcription.model",
+        ),
+        (
+            event("session.update", session={"input_audio_transcription": {"model": "../x.onnx"}}),
+            "invalid_value",
+            "session.input_audio_transcription.model",
+        ),
+        (event("session.update", session={"voice": "/etc/passwd"}), "invalid_value", "session.voice"),
+        (event("response.create", response={"voice": "../x.onnx"}), "invalid_value", "response.voice"),
         # a lone UTF-16 surrogate (a JSON escape not part of a pair) is no text: it would poison every later event
         (
             '{"type": "session.update", "event_id": "e1", "session": {"instructions": "Be brief.\\udfff"}}',
@@ -367,3 +382,17 @@ async def test_bodies_over_the_limit_are_refused_as_they_come(server: Server) ->
 
     status, body = await post(f"{server.http}/v1/audio/speech", json.dumps({"input": "Hi.", "x": "y" * 100_000}))
     assert status == 413 and json.loads(body)["error"]["code"] == "request_too_large", body
+
+
+@pytest.mark.parametrize("path", ["/etc/passwd", "../x.onnx", "..\\x.onnx", "~/model"])
+async def test_paths_are_no_model_or_voice_names(server: Server, path: str) -> None:
+    status, body = await post(f"{server.http}/v1/audio/transcriptions", *multipart(silent_flac(1), model=path))
+    error = json.loads(body)["error"]
+    assert status == 400 and error["param"] == "model" and error["code"] == "invalid_value", error
+    status, body = await post(f"{server.http}/v1/audio/speech", json.dumps({"input": "Hi.", "voice": path}))
+    error = json.loads(body)["error"]
+    assert status == 400 and error["param"] == "voice" and "Unknown voice" in error["message"], error
+    with pytest.raises(InvalidStatus) as refused:
+        async with websockets.connect(f"{server.ws}/voice-live/realtime?{urllib.parse.urlencode({'model': path})}"):
+            pass
+    assert refused.value.response.status_code == 400

@@ -250,6 +250,8 @@ class RealtimeSession:
         check_tools(update, "session", self.session.tools)
         self.mcp.check(mcp_servers(update.tools), "session.tools")
         self.check_voice(update.voice, "session.voice")
+        transcription = update.input_audio_transcription
+        check_model_name(transcription.model if transcription else None, "session.input_audio_transcription.model")
         changes = {name: getattr(update, name) for name in update.model_fields_set & RequestSession.model_fields.keys()}
         if update.model_extra:
             names = ", ".join(sorted(update.model_extra))
@@ -752,6 +754,13 @@ def check_modalities(modalities: list[str] | None, param: str) -> None:
             code="invalid_value",
             param=param,
         )
+
+
+def check_model_name(name: str | None, param: str) -> None:
+    """Clients name models, never files: a name that looks like a path (``/etc/passwd``, ``../x.onnx``) is refused.
+    (Recognizers are chosen by their names; a name the server does not know means the configured one.)"""
+    if name and ("/" in name or "\\" in name or name.startswith((".", "~"))):
+        raise ProtocolError(f"'{name:.80}' is a path, not a model name.", code="invalid_value", param=param)
 
 
 def check_tools(config: RequestSession | ResponseCreateParams, scope: str, current: list[Any] | None) -> None:

@@ -19,8 +19,10 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
 from ..config import Settings
+from ..protocol import ProtocolError
 from ..protocol.dialects import OPENAI_GA, VOICELIVE, Dialect
 from ..realtime.engine import Engine
+from ..realtime.session import check_model_name
 from .connection import serve_connection
 from .speech_api import api_error, speech, transcriptions
 
@@ -53,9 +55,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     loading: dict[str, asyncio.Task[None]] = {}
 
     async def admit(websocket: WebSocket) -> bool:
-        """Accept a connection with a valid key while there is room for its session; refuse it otherwise."""
+        """Accept a connection with a valid key and model name while there is room for its session; refuse it
+        otherwise."""
         if not key_is_valid(presented_key(websocket), settings.server.api_keys):
             await _deny(websocket, 401, "invalid_api_key", "A valid API key is required.")
+            return False
+        try:
+            check_model_name(websocket.query_params.get("model"), "model")
+        except ProtocolError as exc:
+            await _deny(websocket, 400, exc.code, exc.message)
             return False
         if len(engine.sessions) >= settings.server.max_sessions:
             await _deny(websocket, 503, "too_many_sessions", "The server holds its maximum number of sessions.")
@@ -180,4 +188,4 @@ async def _deny(websocket: WebSocket, status: int, code: str, message: str) -> N
     try:
         await websocket.send_denial_response(JSONResponse(body, status_code=status))
     except RuntimeError:  # the ASGI server has no denial-response extension
-        await websocket.close(code=1008 if status == 401 else 1013, reason=message)
+        await websocket.close(code=1013 if status == 503 else 1008, reason=message)

@@ -14,6 +14,7 @@ from starlette.types import Message
 
 from ..protocol import ProtocolError, load_json_object
 from ..realtime.engine import Engine
+from ..realtime.session import check_model_name
 from ..speech import files
 from ..speech.prosody import Prosody
 
@@ -103,6 +104,11 @@ async def _transcribe(form: FormData, engine: Engine) -> Response:
     fmt = str(form.get("response_format") or "json")
     if fmt not in ("json", "text", "verbose_json"):
         return api_error(f"Unsupported response_format '{fmt}'.", param="response_format")
+    model = str(form.get("model") or "")
+    try:
+        check_model_name(model, "model")
+    except ProtocolError as exc:
+        return api_error(exc.message, param=exc.param, code=exc.code)
     try:
         audio = await asyncio.to_thread(files.read, upload.file, engine.settings.server.max_audio_seconds)
     except files.AudioTooLongError as exc:
@@ -110,7 +116,7 @@ async def _transcribe(form: FormData, engine: Engine) -> Response:
     except Exception:
         return api_error("The file could not be decoded as audio.", param="file")
     timed = "word" in form.getlist("timestamp_granularities[]") and fmt == "verbose_json"
-    stt = engine.recognizer(str(form.get("model") or ""), str(language) if language else None, word_timings=timed)
+    stt = engine.recognizer(model, str(language) if language else None, word_timings=timed)
     transcript = await stt.transcribe(
         audio, language=str(language) if language else None, prompt=str(prompt) if prompt else None
     )
