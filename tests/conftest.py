@@ -70,7 +70,12 @@ def start_server(tmp: Path, config: str = "", port: int | None = None) -> Server
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    wait_healthy(f"http://127.0.0.1:{port}/health", process)
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}/health", process)
+    except BaseException:  # a server that did not start is not left running
+        process.kill()
+        process.wait()
+        raise
     return Server(port, process)
 
 
