@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -38,6 +39,9 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 12
             with urllib.request.urlopen(url, timeout=2) as answer:
                 if answer.status == 200:
                     return
+        except urllib.error.HTTPError as error:
+            if error.code == 500:  # the models failed to load: no use waiting
+                raise RuntimeError(f"the server failed to start: {error.read().decode()}") from None
         except OSError:
             pass
         time.sleep(0.2)
@@ -67,7 +71,12 @@ def start_server(tmp: Path, config: str = "", port: int | None = None) -> Server
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    wait_healthy(f"http://127.0.0.1:{port}/health", process)
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}/health", process)
+    except BaseException:  # a server that did not start is not left running
+        process.kill()
+        process.wait()
+        raise
     return Server(port, process)
 
 

@@ -22,6 +22,11 @@ class ServerSettings(_Section):
     max_sessions: int = 100
     max_message_bytes: int = 16 * 1024 * 1024
     """The largest client message accepted; a larger one gets an error event."""
+    max_upload_bytes: int = 25 * 1024 * 1024
+    """The largest body of a speech API request (an audio file to transcribe; OpenAI's limit): a larger one is
+    refused with 413 as soon as it says or is read so."""
+    max_audio_seconds: float = 600.0
+    """The longest audio file transcribed (speech API, agents): a longer one is refused before it is decoded whole."""
     max_items: int = 2000
     """The most items one conversation may hold."""
     max_sessions_per_key: int | None = None
@@ -33,6 +38,9 @@ class ServerSettings(_Section):
     """Serve ``/metrics`` without an API key (for a Prometheus scraper on a private network)."""
     drain_seconds: float = 30.0
     """On SIGTERM: how long running responses may take to finish before every socket is closed (code 1012)."""
+    max_instructions_chars: int = 32_000
+    """The longest instructions a session or response may set (about 8,000 tokens: ample for remote models; the
+    local model's 4,096-token context holds less, and keeps the end of a prompt too long for it)."""
 
 
 class LLMSettings(_Section):
@@ -138,7 +146,9 @@ class SessionDefaults(_Section):
         "You are a helpful voice assistant. Answer briefly and conversationally, in one to three "
         "short sentences, without lists or markup. When a tool result is available, use it to answer."
     )
-    voice: str = "en_US-joe-medium"
+    voice: str | None = None
+    """The voice of new sessions; by default the first the TTS offers: the bundled Piper voice
+    (``en_US-joe-medium``), or for ``[tts] provider = "openai"`` the first of its voices (``alloy``)."""
     temperature: float = 0.7
 
 

@@ -142,7 +142,7 @@ class VoiceAgent(EventEmitter):
         defaults = engine.settings.session
         self.instructions = instructions if instructions is not None else defaults.instructions
         self.tools: dict[str, Tool] = tools_from(tools)
-        self.voice = voice or defaults.voice
+        self.voice = voice or engine.default_voice
         if self.voice not in engine.tts.voice_names():
             raise ValueError(f"Unknown voice {self.voice!r}. Available: {', '.join(engine.tts.voice_names())}.")
         self.output_format = output_format
@@ -429,7 +429,9 @@ class VoiceAgent(EventEmitter):
         assert session is not None
         self.emit("audio_received", {"size": len(data), "format": format})
         try:
-            samples = pcm.to_int16(await asyncio.to_thread(files.read, data))
+            samples = pcm.to_int16(
+                await asyncio.to_thread(files.read, data, self.engine.settings.server.max_audio_seconds)
+            )
         except Exception as exc:
             self._fail(ValueError(f"The audio could not be decoded: {exc}"))
             self._send({"type": "transcription_error", "error": f"Transcription failed: {exc}"})
@@ -562,7 +564,8 @@ class VoiceAgent(EventEmitter):
         if data is None:
             return ""
         await self.engine.load()
-        transcript = await self.engine.stt.transcribe(await asyncio.to_thread(files.read, data))
+        audio = await asyncio.to_thread(files.read, data, self.engine.settings.server.max_audio_seconds)
+        transcript = await self.engine.stt.transcribe(audio)
         self.emit("transcription", {"text": transcript.text, "language": transcript.language})
         self._send({"type": "transcription_result", "text": transcript.text, "language": transcript.language})
         return transcript.text

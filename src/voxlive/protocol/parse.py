@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from pydantic import ValidationError
@@ -43,8 +44,7 @@ def load_json_object(data: str | bytes) -> dict[str, Any]:
         raise _too_deep() from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProtocolError(f"The message is not valid JSON: {exc}", code="invalid_json") from None
-    if _deeper_than(obj, MAX_JSON_DEPTH):
-        raise _too_deep()
+    _check_values(obj)
     if not isinstance(obj, dict):
         kind = {list: "an array", str: "a string", type(None): "null", bool: "a boolean"}.get(type(obj), "a number")
         raise ProtocolError(f"An event must be a JSON object, not {kind}.", code="invalid_event")
@@ -56,18 +56,48 @@ def _too_deep() -> ProtocolError:
     return ProtocolError(message, code="invalid_json")
 
 
-def _deeper_than(value: Any, limit: int) -> bool:
-    """Whether objects and arrays nest in ``value`` more than ``limit`` levels deep (without recursion)."""
-    stack = [(value, 1)]
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _is_text(value: str) -> bool:
+    """Whether a string is text: JSON's ``\\udXXX`` escapes can make lone UTF-16 surrogates, which are not
+    characters and cannot be encoded (a session holding one could send nothing more)."""
+    return value.isascii() or _SURROGATE.search(value) is None
+
+
+def _check_values(value: Any) -> None:
+    """Refuse objects and arrays nested deeper than ``MAX_JSON_DEPTH``, and strings (or keys) that are not text,
+    naming where (without recursion)."""
+    stack: list[tuple[Any, int, str]] = [(value, 1, "")]
     while stack:
-        node, depth = stack.pop()
-        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
-        if children is None:
+        node, depth, path = stack.pop()
+        if isinstance(node, str):
+            if not _is_text(node):
+                raise _not_text(value, path)
             continue
-        if depth > limit:
-            return True
-        stack.extend((child, depth + 1) for child in children)
-    return False
+        if not isinstance(node, dict | list):
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise _too_deep()
+        if isinstance(node, list):
+            stack.extend((child, depth + 1, f"{path}[{index}]") for index, child in enumerate(node))
+            continue
+        for key, child in node.items():
+            if not _is_text(key):
+                raise _not_text(value, path)
+            stack.append((child, depth + 1, f"{path}.{key}" if path else key))
+
+
+def _not_text(obj: Any, path: str) -> ProtocolError:
+    """The error for a lone surrogate at ``path`` (the event's ``event_id`` kept when it is text)."""
+    event_id = obj.get("event_id") if isinstance(obj, dict) else None
+    return ProtocolError(
+        f"Invalid value for '{path or 'message'}': the text holds a lone UTF-16 surrogate (an escape such as "
+        "\\udfff not part of a pair), which is not a character.",
+        code="invalid_value",
+        param=path or None,
+        event_id=event_id if isinstance(event_id, str) and _is_text(event_id) else None,
+    )
 
 
 def _location(loc: tuple[int | str, ...], obj: Any, missing: bool) -> str:

@@ -93,11 +93,17 @@ def voice_name(voice: Voice) -> str:
 # --- turn detection -------------------------------------------------------------------------------
 
 EouThresholdLevel = Literal["low", "medium", "high", "default"]
+MAX_SILENCE_MS = 10_000
+"""The longest silence that may end a turn (``silence_duration_ms``), and the longest extra wait for an unfinished
+one (``end_of_utterance_detection.timeout_ms``): a longer one would leave the user waiting for an answer."""
+MAX_PADDING_MS = 5_000
+"""The most audio before speech a turn may keep (``prefix_padding_ms``), and the longest speech that may be needed
+to start one (``speech_duration_ms``)."""
 
 
 class _EouDetection(WireModel):
     threshold_level: EouThresholdLevel | None = None
-    timeout_ms: Annotated[int, Field(ge=0)] | None = None
+    timeout_ms: Annotated[int, Field(ge=0, le=MAX_SILENCE_MS)] | None = None
 
 
 class AzureSemanticDetection(_EouDetection):
@@ -124,8 +130,8 @@ EouDetection = Annotated[
 
 class _VadBase(WireModel):
     threshold: Annotated[float, Field(ge=0, le=1)] = 0.5
-    prefix_padding_ms: Annotated[int, Field(ge=0)] = 300
-    silence_duration_ms: Annotated[int, Field(ge=0)] = 500
+    prefix_padding_ms: Annotated[int, Field(ge=0, le=MAX_PADDING_MS)] = 300
+    silence_duration_ms: Annotated[int, Field(ge=0, le=MAX_SILENCE_MS)] = 500
     end_of_utterance_detection: EouDetection | None = None
     auto_truncate: bool = False
     create_response: bool = True
@@ -134,12 +140,12 @@ class _VadBase(WireModel):
 
 class ServerVad(_VadBase):
     type: Literal["server_vad"] = "server_vad"
-    speech_duration_ms: Annotated[int, Field(ge=0)] | None = None
+    speech_duration_ms: Annotated[int, Field(ge=0, le=MAX_PADDING_MS)] | None = None
     idle_timeout_ms: Annotated[int, Field(ge=0)] | None = None
 
 
 class _AzureSemanticVadBase(_VadBase):
-    speech_duration_ms: Annotated[int, Field(ge=0)] | None = None
+    speech_duration_ms: Annotated[int, Field(ge=0, le=MAX_PADDING_MS)] | None = None
     remove_filler_words: bool = False
 
 

@@ -132,7 +132,7 @@ class Engine:
         cache with the default instructions."""
         from ..speech.llm import LLMRequest
 
-        await self.tts.synthesize("Hello.", self.settings.session.voice)
+        await self.tts.synthesize("Hello.", self.default_voice)
         await self.stt.transcribe(np.zeros(16_000, np.float32))
         if self.turn_model is not None:
             await self.turn_model.probability(np.zeros(16_000, np.float32))
@@ -164,6 +164,11 @@ class Engine:
             self._local_stt[name] = build_local_stt(name, self.settings.stt.threads)
         return self._local_stt[name]
 
+    @property
+    def default_voice(self) -> str:
+        """The voice of new sessions: ``[session] voice``, else the first the TTS offers."""
+        return self.settings.session.voice or self.tts.voice_names()[0]
+
     def default_session(self, model: str | None) -> ResponseSession:
         defaults = self.settings.session
         return ResponseSession(
@@ -171,7 +176,7 @@ class Engine:
             model=model or defaults.model,
             modalities=["text", "audio"],
             instructions=defaults.instructions,
-            voice=defaults.voice,
+            voice=self.default_voice,
             input_audio_format="pcm16",
             input_audio_sampling_rate=24000,
             output_audio_format="pcm16",
@@ -215,6 +220,7 @@ class Engine:
             mcp=self.settings.mcp,
             max_items=self.settings.server.max_items,
             journal=Archive(self.store, owner, self.settings.store.keep_audio),
+            max_instructions=self.settings.server.max_instructions_chars,
         )
         self.sessions[session.id] = session
         self.telemetry.sessions.set(len(self.sessions))

@@ -6,12 +6,15 @@ import asyncio
 import base64
 import contextlib
 import dataclasses
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import numpy as np
+from jsonschema.exceptions import best_match
+from jsonschema.validators import Draft202012Validator, validator_for
 from pydantic import ValidationError
 
 from ..config import MCPSettings
@@ -94,6 +97,8 @@ log = logging.getLogger(__name__)
 
 Send = Callable[[ServerEvent], None]
 MAX_INPUT_TEXT = 256_000
+MAX_TOOLS_JSON = 64 * 1024
+"""The most JSON a session's (or a response's) function tools may take: the model reads them with every prompt."""
 
 
 class RealtimeSession:
@@ -121,8 +126,13 @@ class RealtimeSession:
         max_items: int = 2000,
         max_buffer_seconds: float = 600.0,
         journal: Archive | None = None,
+        max_instructions: int = 32_000,
     ) -> None:
         self.session = session
+        self.default_voice: Voice = session.voice or DEFAULT_VOICE
+        """The voice of a response when neither it nor the session names one."""
+        self.max_instructions = max_instructions
+        """The longest instructions (in characters) the session or a response may set."""
         self.llm = llm
         self.tts = tts
         self.send = send
@@ -284,9 +294,12 @@ class RealtimeSession:
                 param="session.model",
             )
         check_modalities(update.modalities, "session.modalities")
+        self.check_instructions(update.instructions, "session.instructions")
         check_tools(update, "session", self.session.tools)
         self.mcp.check(mcp_servers(update.tools), "session.tools")
         self.check_voice(update.voice, "session.voice")
+        transcription = update.input_audio_transcription
+        check_model_name(transcription.model if transcription else None, "session.input_audio_transcription.model")
         changes = {name: getattr(update, name) for name in update.model_fields_set & RequestSession.model_fields.keys()}
         if update.model_extra:
             names = ", ".join(sorted(update.model_extra))
@@ -302,6 +315,14 @@ class RealtimeSession:
         await self._configure_input()
         self.send(ServerEventSessionUpdated(session=self.session.model_copy(deep=True)))
         self.mcp.configure(mcp_servers(self.session.tools))
+
+    def check_instructions(self, instructions: str | None, param: str) -> None:
+        if instructions is not None and len(instructions) > self.max_instructions:
+            raise ProtocolError(
+                f"Instructions are limited to {self.max_instructions} characters; these have {len(instructions)}.",
+                code="invalid_value",
+                param=param,
+            )
 
     def check_voice(self, voice: Voice | None, param: str) -> None:
         if voice is not None and voice_name(voice) not in self.tts.voice_names():
@@ -654,6 +675,8 @@ class RealtimeSession:
         """Resolve one response's settings: the request's fields override the session's."""
         session = self.session
         check_modalities(params.modalities, "response.modalities")
+        self.check_instructions(params.instructions, "response.instructions")
+        self.check_instructions(additional_instructions, "additional_instructions")
         check_tools(params, "response", self.session.tools)
         self.mcp.check(mcp_servers(params.tools), "response.tools")
         instructions = self._instructions(params, additional_instructions)
@@ -676,12 +699,12 @@ class RealtimeSession:
         fixed = params.pre_generated_assistant_message
         conversation = params.conversation or "auto"
         modalities = params.modalities or session.modalities or ["text", "audio"]
-        voice = params.voice or session.voice
+        voice = params.voice or session.voice or self.default_voice
         self.check_voice(voice, "response.voice")
         output_format = params.output_audio_format or session.output_audio_format or "pcm16"
         animation = session.animation.outputs if session.animation else []
         speak = SpeakOptions(
-            voice=voice_name(voice) if voice else DEFAULT_VOICE,
+            voice=voice_name(voice),
             output_format=output_format,
             timestamps="word" in (session.output_audio_timestamp_types or []),
             visemes="viseme_id" in animation,
@@ -783,9 +806,27 @@ def check_modalities(modalities: list[str] | None, param: str) -> None:
         )
 
 
+def check_model_name(name: str | None, param: str) -> None:
+    """Clients name models, never files: a name that looks like a path (``/etc/passwd``, ``../x.onnx``) is refused.
+    (Recognizers are chosen by their names; a name the server does not know means the configured one.)"""
+    if name and ("/" in name or "\\" in name or name.startswith((".", "~"))):
+        raise ProtocolError(f"'{name:.80}' is a path, not a model name.", code="invalid_value", param=param)
+
+
 def check_tools(config: RequestSession | ResponseCreateParams, scope: str, current: list[Any] | None) -> None:
-    """The tools are distinct, and ``tool_choice`` names one of them (or of the ``current`` ones, when the
-    request does not set them)."""
+    """The tools are distinct, their parameters JSON schemas of objects, their JSON at most ``MAX_TOOLS_JSON``
+    bytes, and ``tool_choice`` names one of them (or of the ``current`` ones, when the request does not set them)."""
+    functions = [(i, t) for i, t in enumerate(config.tools or []) if isinstance(t, FunctionTool)]
+    for index, tool in functions:
+        if tool.parameters:
+            check_parameters(tool.parameters, f"{scope}.tools[{index}].parameters")
+    size = len(json.dumps([tool.to_dict() for _, tool in functions]))
+    if size > MAX_TOOLS_JSON:
+        raise ProtocolError(
+            f"The function tools take {size} bytes of JSON; the limit is {MAX_TOOLS_JSON}.",
+            code="invalid_value",
+            param=f"{scope}.tools",
+        )
     tools = config.tools if config.tools is not None else current or []
     names = [t.name for t in tools if isinstance(t, FunctionTool)]
     for name in names:
@@ -812,6 +853,18 @@ def check_tools(config: RequestSession | ResponseCreateParams, scope: str, curre
             code="invalid_value",
             param=f"{scope}.tool_choice",
         )
+
+
+def check_parameters(schema: dict[str, Any], param: str) -> None:
+    """A function's parameters are a JSON schema (valid by the JSON Schema meta-schema) of an object."""
+    if schema.get("type") != "object":
+        problem = 'the parameters of a function must be a JSON schema with "type": "object"'
+    else:
+        validator = validator_for(schema, default=Draft202012Validator)
+        error = best_match(validator(validator.META_SCHEMA).iter_errors(schema))
+        problem = "" if error is None else f"not a valid JSON schema at {error.json_path}: {error.message:.200}"
+    if problem:
+        raise ProtocolError(f"Invalid value for '{param}': {problem}.", code="invalid_value", param=param)
 
 
 def mcp_servers(tools: list[Any] | None) -> list[MCPServer]:

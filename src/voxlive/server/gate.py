@@ -18,6 +18,8 @@ from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket
 
 from ..config import ServerSettings
+from ..protocol import ProtocolError
+from ..realtime.session import check_model_name
 
 RESTART = 1012
 """The close code of a server going away for a restart: reconnect (and resume) elsewhere or later."""
@@ -85,22 +87,32 @@ class Gate:
 
     async def _admit(self, websocket: WebSocket, ready: bool) -> str | None:
         owner = self.owner(websocket)
+        refusal = self._refusal(websocket, owner, ready)
+        if refusal is not None:
+            await deny(websocket, *refusal)
+            return None
+        await websocket.accept()
+        return owner
+
+    def _refusal(self, websocket: WebSocket, owner: str | None, ready: bool) -> tuple[int, str, str] | None:
+        """Why a connection is refused (HTTP status, code, message), or ``None``."""
         per_key = self.settings.max_sessions_per_key
         if not self.origin_allowed(websocket):
-            await deny(websocket, 403, "origin_not_allowed", "This server does not accept pages from that origin.")
-        elif owner is None:
-            await deny(websocket, 401, "invalid_api_key", "A valid API key is required.")
-        elif self.draining:
-            await deny(websocket, 503, "server_draining", "The server is restarting; connect again shortly.")
-        elif not ready:
-            await deny(websocket, 503, "server_loading", "The server is loading its models; connect again shortly.")
-        elif sum(self._open.values()) >= self.settings.max_sessions:
-            await deny(websocket, 503, "too_many_sessions", "The server holds its maximum number of sessions.")
-        elif per_key is not None and self._open[owner] >= per_key:
-            await deny(websocket, 429, "too_many_sessions_for_key", f"This API key holds {per_key} sessions already.")
-        else:
-            await websocket.accept()
-            return owner
+            return 403, "origin_not_allowed", "This server does not accept pages from that origin."
+        if owner is None:
+            return 401, "invalid_api_key", "A valid API key is required."
+        try:
+            check_model_name(websocket.query_params.get("model"), "model")
+        except ProtocolError as exc:
+            return 400, exc.code or "invalid_value", exc.message
+        if self.draining:
+            return 503, "server_draining", "The server is restarting; connect again shortly."
+        if not ready:
+            return 503, "server_loading", "The server is loading its models; connect again shortly."
+        if sum(self._open.values()) >= self.settings.max_sessions:
+            return 503, "too_many_sessions", "The server holds its maximum number of sessions."
+        if per_key is not None and self._open[owner] >= per_key:
+            return 429, "too_many_sessions_for_key", f"This API key holds {per_key} sessions already."
         return None
 
     async def close_all(self, reason: str) -> None:

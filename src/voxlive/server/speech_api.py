@@ -6,14 +6,20 @@ import asyncio
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.types import Message
 
 from ..protocol import ProtocolError, load_json_object
 from ..realtime.engine import Engine
+from ..realtime.session import check_model_name
 from ..speech import files
 from ..speech.prosody import Prosody
+
+MAX_SPEECH_BODY = 64 * 1024
+"""The largest body of a ``/v1/audio/speech`` request (its input is at most 4,096 characters)."""
 
 
 class SpeechRequest(BaseModel):
@@ -30,12 +36,43 @@ def api_error(message: str, status: int = 400, param: str | None = None, code: s
     return JSONResponse(body, status_code=status)
 
 
+class BodyTooLargeError(Exception):
+    """A request body larger than its endpoint takes."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"The request body is larger than {limit} bytes, the limit.")
+
+    def response(self) -> JSONResponse:
+        return api_error(str(self), 413, code="request_too_large")
+
+
+def bounded(request: Request, limit: int) -> Request:
+    """The request, whose body stops with ``BodyTooLargeError`` as soon as more than ``limit`` bytes come (or its
+    ``Content-Length`` says they will)."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        raise BodyTooLargeError(limit)
+    received = 0
+
+    async def receive() -> Message:
+        nonlocal received
+        message = await request.receive()
+        received += len(message.get("body", b""))
+        if received > limit:
+            raise BodyTooLargeError(limit)
+        return message
+
+    return Request(request.scope, receive)
+
+
 async def speech(request: Request, engine: Engine) -> Response:
     """Text to speech, as OpenAI's ``POST /v1/audio/speech``."""
     try:
-        body = SpeechRequest.model_validate(load_json_object(await request.body()))
+        body = SpeechRequest.model_validate(load_json_object(await bounded(request, MAX_SPEECH_BODY).body()))
+    except BodyTooLargeError as exc:
+        return exc.response()
     except ProtocolError as exc:
-        return api_error(exc.message)
+        return api_error(exc.message, param=exc.param, code=exc.code)
     except ValueError as exc:
         first = exc.errors()[0] if isinstance(exc, ValidationError) else None
         param = ".".join(map(str, first["loc"])) if first else None
@@ -48,8 +85,17 @@ async def speech(request: Request, engine: Engine) -> Response:
 
 
 async def transcriptions(request: Request, engine: Engine) -> Response:
-    """Speech to text, as OpenAI's ``POST /v1/audio/transcriptions`` (multipart form)."""
-    form = await request.form(max_part_size=64 * 1024 * 1024)
+    """Speech to text, as OpenAI's ``POST /v1/audio/transcriptions`` (multipart form, the file spooled to disk)."""
+    try:
+        async with bounded(request, engine.settings.server.max_upload_bytes).form() as form:
+            return await _transcribe(form, engine)
+    except BodyTooLargeError as exc:
+        return exc.response()
+    except HTTPException as exc:  # not a multipart form
+        return api_error(exc.detail)
+
+
+async def _transcribe(form: FormData, engine: Engine) -> Response:
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
         return api_error("An audio 'file' is required.", param="file")
@@ -58,12 +104,19 @@ async def transcriptions(request: Request, engine: Engine) -> Response:
     fmt = str(form.get("response_format") or "json")
     if fmt not in ("json", "text", "verbose_json"):
         return api_error(f"Unsupported response_format '{fmt}'.", param="response_format")
+    model = str(form.get("model") or "")
     try:
-        audio = await asyncio.to_thread(files.read, await upload.read())
+        check_model_name(model, "model")
+    except ProtocolError as exc:
+        return api_error(exc.message, param=exc.param, code=exc.code)
+    try:
+        audio = await asyncio.to_thread(files.read, upload.file, engine.settings.server.max_audio_seconds)
+    except files.AudioTooLongError as exc:
+        return api_error(str(exc), param="file", code="audio_too_long")
     except Exception:
         return api_error("The file could not be decoded as audio.", param="file")
     timed = "word" in form.getlist("timestamp_granularities[]") and fmt == "verbose_json"
-    stt = engine.recognizer(str(form.get("model") or ""), str(language) if language else None, word_timings=timed)
+    stt = engine.recognizer(model, str(language) if language else None, word_timings=timed)
     transcript = await stt.transcribe(
         audio, language=str(language) if language else None, prompt=str(prompt) if prompt else None
     )

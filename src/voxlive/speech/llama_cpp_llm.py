@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import json
+import logging
 import os
 import threading
 from collections.abc import AsyncIterator
@@ -25,6 +26,8 @@ from .llm import (
     Usage,
 )
 from .tool_call_parser import ToolCallTextParser, UnknownToolError
+
+log = logging.getLogger(__name__)
 
 _STOP = ["<|im_end|>", "<|endoftext|>"]
 PREFILL_BATCH = 8
@@ -212,11 +215,7 @@ class LlamaCppLLM:
                 tokens = self._prompt_tokens(request, tools, self._prompt_budget(request))
                 cached = llama.longest_token_prefix(llama._input_ids.tolist(), tokens)
                 put("prompt", (len(tokens), cached))
-                grammar = None
-                if schema is not None:
-                    from llama_cpp import LlamaGrammar
-
-                    grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+                grammar = None if schema is None else _grammar(schema)
                 processors = None
                 if no_call:
                     banned = self._call_openers()
@@ -329,6 +328,18 @@ class _Calls:
             self.made.add(key)
             return [*held, event]
         return [event]
+
+
+def _grammar(schema: dict[str, Any]) -> Any:
+    """The grammar that makes a reply follow ``schema``; ``None`` when llama.cpp cannot express the schema (a
+    ``pattern`` without anchors, a ``$ref`` it cannot resolve…): the call is then asked for, not enforced."""
+    from llama_cpp import LlamaGrammar
+
+    try:
+        return LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+    except Exception as exc:  # llama.cpp's converter fails with assertions, ValueError, AttributeError…
+        log.warning("a forced tool call is not enforced: llama.cpp cannot follow its schema (%s)", exc)
+        return None
 
 
 def _canonical(arguments: str) -> str:
