@@ -108,6 +108,11 @@ class MCPSettings(_Section):
     """Seconds a response waits for the client to approve a call before it goes on without it."""
     max_calls: int = 8
     """The most MCP tool calls in one response; after that the model must answer."""
+    allow_private: bool = False
+    """Sessions may name MCP servers at private, loopback, link-local (cloud metadata) and other non-public
+    addresses. Off, such a server is refused unless its host is in ``allowed_hosts``."""
+    allowed_hosts: list[str] = Field(default_factory=list)
+    """Hosts sessions may name whatever their address (``["mcp.internal", "127.0.0.1"]``)."""
 
 
 class SessionDefaults(_Section):
