@@ -24,6 +24,9 @@ class ServerSettings(_Section):
     """The largest client message accepted; a larger one gets an error event."""
     max_items: int = 2000
     """The most items one conversation may hold."""
+    stage_timeout: float = 30.0
+    """Seconds an OpenAI-compatible LLM, STT or TTS may go without producing anything (to its first token or piece,
+    and between pieces); then the response fails, naming the stage."""
 
 
 class LLMSettings(_Section):
