@@ -94,7 +94,7 @@ class FakeProvider:
     It serves ``/v1/chat/completions`` (streamed), ``/v1/audio/speech`` and ``/v1/audio/transcriptions`` on loopback;
     ``modes`` sets each one's behaviour by the path's last word (``completions``, ``speech``, ``transcriptions``):
     ``good`` (the default: a short answer), ``hang`` (never answers), ``stall`` (a first token, then nothing),
-    ``garbage`` (200 with a body that is no answer). ``down()`` closes its port until
+    ``garbage`` (200 with a body that is no answer), ``endless`` (tokens forever). ``down()`` closes its port until
     ``up()``, so connections are refused.
     """
 
@@ -163,6 +163,9 @@ class FakeProvider:
                     if mode == "stall":
                         fake.released.wait(120)
                         return
+                    while mode == "endless":
+                        self.wfile.write(_chunk({"content": " and"}))
+                        self.wfile.flush()
                     self.wfile.write(_chunk({"content": " there."}) + _chunk({}, "stop") + b"data: [DONE]\n\n")
                 except OSError:
                     pass  # the client went away
@@ -182,7 +185,7 @@ def fake() -> Iterator[FakeProvider]:
 
 @pytest.fixture(scope="module")
 def on_fake(fake: FakeProvider, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A server whose LLM, STT and TTS are the fake, with a 2 s stage timeout."""
+    """A server whose LLM, STT and TTS are the fake, with a 2 s stage timeout and replies of at most 50 tokens."""
     config = f"""
 [server]
 stage_timeout = 2.0
@@ -191,6 +194,7 @@ voice = "alloy"
 [llm]
 provider = "openai"
 base_url = "{fake.url}"
+max_output_tokens = 50
 [stt]
 provider = "openai"
 base_url = "{fake.url}"
@@ -266,3 +270,22 @@ async def test_a_provider_fault_fails_the_response_naming_the_stage_and_the_next
         if spoken:  # the turn whose transcription failed is transcribed again
             heard = [e for e in client.received if e["type"].endswith("input_audio_transcription.completed")]
             assert len({e["item_id"] for e in heard}) == 2 and {e["transcript"] for e in heard} == {HEARD}
+
+
+async def test_an_endless_stream_is_cut_at_max_output_tokens(on_fake: Server, fake: FakeProvider) -> None:
+    async with websockets.connect(f"{on_fake.ws}/voice-live/realtime?api-version=2025-10-01&model=m") as ws:
+        client = Client(ws)
+        await client.until("session.created")
+        await client.send({"type": "session.update", "session": {"turn_detection": None, "modalities": ["text"]}})
+        await client.until("session.updated")
+        fake.modes["completions"] = "endless"
+        try:
+            events = await turn(client, spoken=False)
+        finally:
+            fake.modes.clear()
+        done = events[-1]["response"]
+        assert done["status"] == "incomplete" and done["status_details"]["reason"] == "max_output_tokens"
+        assert 40 <= len([e for e in events if e["type"] == "response.text.delta"]) <= 55
+
+        events = await turn(client, spoken=False)
+        assert events[-1]["response"]["status"] == "completed"

@@ -34,6 +34,8 @@ class LLMSettings(_Section):
     model_path: str | None = None
     """A GGUF file for the local provider; the bundled Qwen2.5 0.5B model when unset."""
     context_tokens: int = 4096
+    max_output_tokens: int = 4096
+    """The most tokens of a reply from an OpenAI-compatible service when the response sets no limit (``inf``)."""
     base_url: str | None = None
     """The base URL of an OpenAI-compatible service (``http://host:port/v1``)."""
     api_key: str | None = None

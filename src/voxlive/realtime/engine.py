@@ -32,6 +32,7 @@ def build_llm(settings: Settings) -> LLM:
             model=llm.model,
             vision=llm.vision,
             timeout=settings.server.stage_timeout,
+            max_output_tokens=llm.max_output_tokens,
         )
     from ..speech.llama_cpp_llm import LlamaCppLLM
 

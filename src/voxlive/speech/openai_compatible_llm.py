@@ -35,6 +35,7 @@ class OpenAICompatibleLLM:
         model: str,
         vision: bool = False,
         timeout: float = STAGE_TIMEOUT,
+        max_output_tokens: int = 4096,
     ) -> None:
         self.client = openai_client(base_url, api_key, timeout)
         self.model = model
@@ -42,6 +43,8 @@ class OpenAICompatibleLLM:
         """Set it for a vision model (gpt-4o, Qwen2-VL, LLaVA…): the service is not asked what it can read."""
         self.timeout = timeout
         """Seconds to the first piece of a reply, and between pieces; then the reply fails."""
+        self.max_output_tokens = max_output_tokens
+        """The most tokens of a reply whose request sets no limit; a service that streams on is cut there."""
 
     async def load(self) -> None:
         """Nothing to load: the service holds the weights."""
@@ -51,11 +54,12 @@ class OpenAICompatibleLLM:
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[LLMEvent]:
         """The reply's events; ``TimeoutError`` when the service is silent for ``timeout`` seconds, ``ValueError``
-        when what it sends is no reply."""
+        when what it sends is no reply. A reply is cut after ``max_tokens`` (or ``max_output_tokens``) chunks."""
         tools = request.tools if request.tools and request.tool_choice != "none" else None
         options: dict[str, Any] = {"tools": tools, "tool_choice": request.tool_choice} if tools else {}
         if request.max_tokens:
             options["max_tokens"] = request.max_tokens
+        limit = request.max_tokens or self.max_output_tokens
         deadline = Deadline(self.timeout)
         stream = await deadline.wait(
             self.client.chat.completions.create(  # type: ignore[call-overload]
@@ -73,7 +77,7 @@ class OpenAICompatibleLLM:
         answered = False
         async with stream:
             chunks = aiter(stream)
-            while True:
+            for _ in range(limit + _FRAMING_CHUNKS):
                 try:
                     chunk = await deadline.wait(anext(chunks))
                 except StopAsyncIteration:
@@ -96,6 +100,8 @@ class OpenAICompatibleLLM:
                         for event in _tool_call_delta(calls, call):
                             yield event
                     finish = choice.finish_reason or finish
+            else:
+                finish = "length"  # the service went on past the limit
         if not answered:
             raise ValueError("the service's answer is not a chat completion stream")
         for event in parser.finish() if parser else []:
@@ -104,6 +110,10 @@ class OpenAICompatibleLLM:
         for index, call in sorted(calls.items()):
             yield ToolCallDone(index, call["id"], call["name"], call["arguments"])
         yield Finished("length" if finish == "length" else "tool_calls" if called else "stop")
+
+
+_FRAMING_CHUNKS = 4
+"""Chunks of a stream that carry no token (the role, the finish reason, the usage)."""
 
 
 def _tool_call_delta(calls: dict[int, dict[str, str]], delta: Any) -> list[LLMEvent]:
