@@ -129,10 +129,9 @@ class _CheckedTransport(httpx2.AsyncHTTPTransport):
     """httpx2's transport over ``_CheckedNetwork`` (it takes no network backend, so its pool is made again)."""
 
     def __init__(self, hosts: HostPolicy) -> None:
-        super().__init__()
-        self._pool = httpcore2.AsyncConnectionPool(
-            ssl_context=httpx2.create_ssl_context(), network_backend=_CheckedNetwork(hosts)
-        )
+        tls = httpx2.create_ssl_context()
+        super().__init__(verify=tls)
+        self._pool = httpcore2.AsyncConnectionPool(ssl_context=tls, network_backend=_CheckedNetwork(hosts))
 
 
 class MCPClient:
