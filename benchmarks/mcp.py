@@ -108,7 +108,10 @@ async def call_round(session: Session, mcp_url: str, approval: str, times: dict[
 async def main(rounds: int) -> None:
     mcp, mcp_url = start_mcp()
     command = [sys.executable, str(MCP_SERVER), "0", "stdio"]
-    config = f"[session]\ntemperature = 0.0\n[mcp]\nstdio_commands = {{ weather = {json.dumps(command)} }}\n"
+    config = (
+        f"[session]\ntemperature = 0.0\n[mcp]\nstdio_commands = {{ weather = {json.dumps(command)} }}\n"
+        'allowed_hosts = ["127.0.0.1"]\n'
+    )
     names = [
         "list, streamable HTTP",
         "list, stdio",

@@ -3,7 +3,8 @@
     python examples/weather_mcp_server.py PORT [streamable-http | sse | stdio] [--slow SECONDS] [--headers FILE]
 
 Then, in a session: ``{"type": "mcp", "server_label": "weather", "server_url": "http://127.0.0.1:PORT/mcp"}``
-(``/sse`` for SSE; for stdio, name the command in the server's ``[mcp] stdio_commands``). ``--slow`` makes
+(``/sse`` for SSE; voxlive's ``[mcp] allowed_hosts`` must name ``127.0.0.1``, as it refuses loopback addresses
+otherwise; for stdio, name the command in the server's ``[mcp] stdio_commands``). ``--slow`` makes
 ``get_weather`` take that long (to see a call time out); ``--headers`` appends each HTTP request's
 ``authorization`` and ``x-*`` headers and its JSON-RPC method to FILE as a JSON line (to see what voxlive sends).
 """

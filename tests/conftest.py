@@ -110,14 +110,15 @@ temperature = 0.0
 [mcp]
 call_timeout = 4.0
 approval_timeout = 6.0
+allowed_hosts = ["127.0.0.1"]
 stdio_commands = {{ sums = [{json.dumps(sys.executable)}, {json.dumps(str(MCP_SERVER))}, "0", "stdio"] }}
 """
 
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """``voxlive serve`` on the embedded local stack, with a small message limit, short MCP timeouts and a local MCP
-    command (``stdio:sums``) for the tests."""
+    """``voxlive serve`` on the embedded local stack, with a small message limit, short MCP timeouts, a local MCP
+    command (``stdio:sums``) and MCP servers on 127.0.0.1 (and no other private address) allowed for the tests."""
     running = start_server(tmp_path_factory.mktemp("server"), SERVER_CONFIG)
     yield running
     stop_server(running)

@@ -7,18 +7,23 @@ import json
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from openai import AsyncOpenAI
 
-from conftest import MCP_SERVER, Client, free_port
+from conftest import MCP_SERVER, Client, Server, free_port, start_server, stop_server
 from voxlive.client import SessionContext, SessionHandlers, VoiceLiveClient
 from voxlive.protocol import ServerEvent
+from voxlive.tools.mcp_client import UNREACHABLE
 
 CALL_EVENTS = (
     "response.output_item.added",
@@ -217,6 +222,130 @@ async def test_a_server_that_cannot_be_reached_fails_its_listing_and_bad_configs
     assert error["error"]["param"] == "session.tool_choice" and "'nope'" in error["error"]["message"]
     await client.send({"type": "session.update", "session": {"instructions": "Still here."}})
     assert (await client.recv())["session"]["instructions"] == "Still here."
+
+
+# --- which hosts ---------------------------------------------------------------------------------
+
+
+async def listing_errors(client: Client, *urls: str) -> dict[str, str]:
+    """Configure a server for each URL (labelled by its index) and wait for every one to fail: the error messages
+    by label."""
+    session = {
+        "modalities": ["text"],
+        "turn_detection": None,
+        "tools": [mcp_tool(u, str(i)) for i, u in enumerate(urls)],
+    }
+    await client.send({"type": "session.update", "session": session})
+    errors: dict[str, str] = {}
+    while len(errors) < len(urls):
+        event = await client.recv()
+        assert event["type"] != "mcp_list_tools.completed"
+        if event["type"] == "error":
+            assert event["error"]["code"] == "mcp_list_tools_failed"
+            label = event["error"]["message"].split("'")[1]
+            errors[label] = event["error"]["message"]
+    return errors
+
+
+def failed_listing(label: str) -> str:
+    return f"Listing the tools of MCP server '{label}' failed: {UNREACHABLE}"
+
+
+@contextmanager
+def http_server(host: str, status: int, location: str = "") -> Iterator[tuple[int, list[str]]]:
+    """A tiny real HTTP server on ``host`` that answers every request with ``status`` (and a ``Location``); yields
+    its port and the requests it received."""
+    received: list[str] = []
+
+    class Answer(BaseHTTPRequestHandler):
+        def answer(self) -> None:
+            received.append(f"{self.command} {self.path}")
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            self.send_response(status)
+            if location:
+                self.send_header("location", location)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        do_GET = do_POST = do_DELETE = answer
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer((host, 0), Answer)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield httpd.server_address[1], received
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+async def test_loopback_private_and_metadata_addresses_are_refused_before_any_request(
+    client: Client, weather: MCPProcess
+) -> None:
+    """The test server allows 127.0.0.1 only: the same MCP server by another loopback name or address is refused,
+    as are private and cloud metadata addresses, all with the same words; the session goes on."""
+    port = urlsplit(weather.url).port
+    asked = len(weather.requests())
+    refused = [
+        f"http://localhost:{port}/mcp",
+        f"http://127.0.0.2:{port}/mcp",
+        f"http://[::1]:{port}/mcp",
+        f"http://[::ffff:127.0.0.1]:{port}/mcp",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.1/mcp",
+        "http://0.0.0.0/mcp",
+    ]
+    errors = await listing_errors(client, *refused)
+    assert errors == {str(i): failed_listing(str(i)) for i in range(len(refused))}
+    assert len(weather.requests()) == asked
+
+    events = await configure(client, mcp_tool(weather.url))
+    assert events[-1]["type"] == "mcp_list_tools.completed"
+
+
+async def test_a_closed_port_and_a_404_get_the_same_error(client: Client, weather: MCPProcess) -> None:
+    closed = f"http://127.0.0.1:{free_port()}/mcp"
+    not_found = weather.url.replace("/mcp", "/nothing-here")
+    assert (
+        (await listing_errors(client, closed))
+        == (await listing_errors(client, not_found))
+        == {"0": failed_listing("0")}
+    )
+
+
+async def test_a_redirect_to_an_address_not_allowed_is_not_followed(client: Client) -> None:
+    with (
+        http_server("127.0.0.2", 200) as (private, reached),
+        http_server("127.0.0.1", 307, f"http://127.0.0.2:{private}/mcp") as (port, redirected),
+    ):
+        assert (await listing_errors(client, f"http://127.0.0.1:{port}/mcp")) == {"0": failed_listing("0")}
+    assert redirected and not reached
+
+
+@pytest.fixture(scope="module")
+def open_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """``voxlive serve`` with ``[mcp] allow_private``: sessions may name MCP servers at any address."""
+    running = start_server(tmp_path_factory.mktemp("open"), "[mcp]\nallow_private = true\n")
+    yield running
+    stop_server(running)
+
+
+async def test_allow_private_lets_sessions_reach_loopback(open_server: Server, weather: MCPProcess) -> None:
+    import websockets
+
+    async with websockets.connect(f"{open_server.ws}/voice-live/realtime?api-version=2025-10-01&model=m") as ws:
+        client = Client(ws)
+        await client.until("session.created")
+        url = weather.url.replace("127.0.0.1", "localhost")
+        events = await configure(client, mcp_tool(url))
+    assert events[-1]["type"] == "mcp_list_tools.completed"
+    assert {t["name"] for t in of_types(events, "conversation.item.created")[-1]["item"]["tools"]} == {
+        "get_weather",
+        "add",
+    }
 
 
 # --- calls ---------------------------------------------------------------------------------------

@@ -41,6 +41,9 @@ class ServerSettings(_Section):
     max_instructions_chars: int = 32_000
     """The longest instructions a session or response may set (about 8,000 tokens: ample for remote models; the
     local model's 4,096-token context holds less, and keeps the end of a prompt too long for it)."""
+    stage_timeout: float = 30.0
+    """Seconds an OpenAI-compatible LLM, STT or TTS may go without producing anything (to its first token or piece,
+    and between pieces); then the response fails, naming the stage."""
 
 
 class LLMSettings(_Section):
@@ -48,6 +51,8 @@ class LLMSettings(_Section):
     model_path: str | None = None
     """A GGUF file for the local provider; the bundled Qwen2.5 0.5B model when unset."""
     context_tokens: int = 4096
+    max_output_tokens: int = 4096
+    """The most tokens of a reply from an OpenAI-compatible service when the response sets no limit (``inf``)."""
     base_url: str | None = None
     """The base URL of an OpenAI-compatible service (``http://host:port/v1``)."""
     api_key: str | None = None
@@ -125,6 +130,11 @@ class MCPSettings(_Section):
     """Seconds a response waits for the client to approve a call before it goes on without it."""
     max_calls: int = 8
     """The most MCP tool calls in one response; after that the model must answer."""
+    allow_private: bool = False
+    """Sessions may name MCP servers at private, loopback, link-local (cloud metadata) and other non-public
+    addresses. Off, such a server is refused unless its host is in ``allowed_hosts``."""
+    allowed_hosts: list[str] = Field(default_factory=list)
+    """Hosts sessions may name whatever their address (``["mcp.internal", "127.0.0.1"]``)."""
 
 
 class StoreSettings(_Section):

@@ -47,6 +47,7 @@ from ..protocol import (
     new_id,
 )
 from ..realtime.engine import Engine
+from ..realtime.response import FAILED
 from ..realtime.session import RealtimeSession
 from ..realtime.speaker import speakable
 from ..speech import audio as pcm
@@ -311,7 +312,7 @@ class VoiceAgent(EventEmitter):
                 waiting.set_result(event)
         elif isinstance(event, ServerEventInputAudioBufferCommitted):
             self._committed = event.item_id
-        elif isinstance(event, ServerEventError):
+        elif isinstance(event, ServerEventError) and event.error.code != FAILED:  # a failed response: as it ends
             self._fail(RuntimeError(event.error.message))
 
     # -- the observer of responses (LLM text as written, spoken pieces) --------------------------

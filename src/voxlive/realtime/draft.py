@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 from ..speech.llm import LLM, LLMEvent, LLMRequest, TextDelta
 from ..speech.tts import TTS, Speech
-from .speaker import SpeakOptions, chunker_for, is_spoken, synthesize
+from .speaker import SpeakOptions, StageFailed, chunker_for, is_spoken, synthesize
 
 
 class Draft:
@@ -49,7 +49,8 @@ class Draft:
                         chunker = None
                         break
         except Exception as exc:  # the reader re-raises it
-            self._error = exc
+            self._error = StageFailed(f"The language model failed: {exc}")
+            self._error.__cause__ = exc
         finally:
             self._changed.set()
 

@@ -29,7 +29,14 @@ def build_llm(settings: Settings) -> LLM:
     if llm.provider == "openai":
         from ..speech.openai_compatible_llm import OpenAICompatibleLLM
 
-        return OpenAICompatibleLLM(base_url=llm.base_url, api_key=llm.api_key, model=llm.model, vision=llm.vision)
+        return OpenAICompatibleLLM(
+            base_url=llm.base_url,
+            api_key=llm.api_key,
+            model=llm.model,
+            vision=llm.vision,
+            timeout=settings.server.stage_timeout,
+            max_output_tokens=llm.max_output_tokens,
+        )
     from ..speech.llama_cpp_llm import LlamaCppLLM
 
     return LlamaCppLLM(
@@ -62,7 +69,9 @@ def build_stt(settings: Settings) -> STT:
     if stt.provider == "openai":
         from ..speech.stt import OpenAICompatibleSTT
 
-        return OpenAICompatibleSTT(base_url=stt.base_url, api_key=stt.api_key, model=stt.model)
+        return OpenAICompatibleSTT(
+            base_url=stt.base_url, api_key=stt.api_key, model=stt.model, timeout=settings.server.stage_timeout
+        )
     return build_local_stt(stt.model, stt.threads)
 
 
@@ -73,7 +82,13 @@ def build_tts(settings: Settings) -> TTS:
         from ..speech.tts import OpenAICompatibleTTS
 
         voices = tts.voices or {"alloy": "alloy"}
-        return OpenAICompatibleTTS(base_url=tts.base_url, api_key=tts.api_key, model=tts.model, voices=voices)
+        return OpenAICompatibleTTS(
+            base_url=tts.base_url,
+            api_key=tts.api_key,
+            model=tts.model,
+            voices=voices,
+            timeout=settings.server.stage_timeout,
+        )
     from ..speech.tts import PiperTTS
 
     return PiperTTS(tts.voices, tts.aliases, threads=tts.threads or min(cores(), 4))

@@ -406,9 +406,11 @@ class Listener:
             self._start_transcript(item, turn)
 
     def transcript(self, item_id: str) -> asyncio.Task[Transcript] | None:
-        """The transcription of a committed audio item; started now if nothing needed it before."""
+        """The transcription of a committed audio item; started now if nothing needed it before, or again if it
+        did not succeed (the STT may be back)."""
         task = self.transcripts.get(item_id)
-        if task is None and item_id in self.conversation.user_audio:
+        failed = task is not None and task.done() and (task.cancelled() or task.exception() is not None)
+        if (task is None or failed) and item_id in self.conversation.user_audio:
             item = self.conversation.get(item_id)
             assert isinstance(item, MessageItem)
             task = self._start_transcript(item)

@@ -28,7 +28,7 @@ from ..protocol import (
     new_id,
 )
 from ..tools.approvals import Approvals
-from ..tools.mcp_client import MCPClient, MCPEndpoint, MCPFailure
+from ..tools.mcp_client import HostPolicy, MCPClient, MCPEndpoint, MCPFailure
 from .conversation import Conversation
 from .listener import log_failure
 
@@ -87,6 +87,7 @@ class MCPServers:
         self.approvals = Approvals()
         self._clients: dict[MCPEndpoint, MCPClient] = {}
         self._listings: dict[str, _Listing] = {}
+        self._hosts = HostPolicy(settings.allow_private, settings.allowed_hosts)
 
     def check(self, servers: Iterable[MCPServer], param: str) -> None:
         """Refuse configurations that cannot be served: a repeated label, an unknown scheme, a command not allowed."""
@@ -167,7 +168,12 @@ class MCPServers:
         client = self._clients.get(endpoint)
         if client is None:
             settings = self.settings
-            client = MCPClient(endpoint, connect_timeout=settings.connect_timeout, call_timeout=settings.call_timeout)
+            client = MCPClient(
+                endpoint,
+                connect_timeout=settings.connect_timeout,
+                call_timeout=settings.call_timeout,
+                hosts=self._hosts,
+            )
             self._clients[endpoint] = client
         return client
 

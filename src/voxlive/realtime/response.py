@@ -15,6 +15,7 @@ import numpy as np
 
 from ..protocol import (
     AudioContentPart,
+    ErrorDetails,
     FunctionCallItem,
     InputTokenDetails,
     Item,
@@ -30,6 +31,7 @@ from ..protocol import (
     ResponseIncompleteDetails,
     ServerEvent,
     ServerEventConversationItemCreated,
+    ServerEventError,
     ServerEventResponseContentPartAdded,
     ServerEventResponseContentPartDone,
     ServerEventResponseCreated,
@@ -78,6 +80,9 @@ from .speaker import Speaker, SpeakOptions
 log = logging.getLogger(__name__)
 
 CancelReason = Literal["client_cancelled", "turn_detected"]
+
+FAILED = "generation_error"
+"""The code of a failed response's error (in ``response.done`` and in the ``error`` event sent before it)."""
 
 
 @dataclass
@@ -195,7 +200,8 @@ class ResponseRunner:
         except Exception as exc:
             self._stop_drafts()
             log.exception("response %s failed", self.id)
-            error = ResponseFailedError(type="server_error", code="generation_error", message=str(exc))
+            error = ResponseFailedError(type="server_error", code=FAILED, message=str(exc))
+            self.send(ServerEventError(error=ErrorDetails(type="server_error", code=FAILED, message=str(exc))))
             await self._finish("failed", ResponseFailedDetails(error=error))
             return
         if finish == "length":

@@ -90,7 +90,7 @@ from .mcp_servers import MCPServers, MCPTool
 from .metrics import Telemetry
 from .observer import ResponseObserver
 from .response import ResponsePlan, ResponseRunner
-from .speaker import SpeakOptions, voice_prosody
+from .speaker import SpeakOptions, StageFailed, voice_prosody
 from .turn import Turn
 
 log = logging.getLogger(__name__)
@@ -617,8 +617,8 @@ class RealtimeSession:
                 continue
             try:
                 transcript = await asyncio.shield(task)
-            except Exception:
-                continue
+            except Exception as exc:
+                raise StageFailed(f"Transcription failed: {exc}") from exc
             part = item.content[0]
             if isinstance(part, InputAudioContentPart) and part.transcript is None:
                 part.transcript = transcript.text

@@ -106,8 +106,9 @@ def chunker_for(options: SpeakOptions) -> SentenceChunker:
     return SentenceChunker(min(12, options.min_chars), options.min_chars, options.max_chars, options.first_words)
 
 
-class SpeechFailed(RuntimeError):
-    """The TTS could not speak a piece of the reply (the response fails with this message)."""
+class StageFailed(RuntimeError):
+    """A stage of a response (transcription, the language model, speech synthesis) failed; the message names the
+    stage, and the response fails with it."""
 
 
 async def synthesize(tts: TTS, options: SpeakOptions, piece: str, first: bool = False) -> Speech:
@@ -115,7 +116,7 @@ async def synthesize(tts: TTS, options: SpeakOptions, piece: str, first: bool = 
     try:
         return await tts.synthesize(speakable(piece), options.voice, options.prosody, urgent=first)
     except Exception as exc:
-        raise SpeechFailed(f"Speech synthesis failed: {exc}") from exc
+        raise StageFailed(f"Speech synthesis failed: {exc}") from exc
 
 
 @dataclass

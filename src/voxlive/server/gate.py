@@ -104,7 +104,7 @@ class Gate:
         try:
             check_model_name(websocket.query_params.get("model"), "model")
         except ProtocolError as exc:
-            return 400, exc.code or "invalid_value", exc.message
+            return 400, exc.code, exc.message
         if self.draining:
             return 503, "server_draining", "The server is restarting; connect again shortly."
         if not ready:

@@ -14,6 +14,7 @@ from . import files
 from .assets import whisper_model_dir
 from .audio import STAGE_RATE, to_int16
 from .offload import run_in_slot
+from .remote import STAGE_TIMEOUT, Deadline, openai_client
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,13 +110,15 @@ class WhisperSTT:
 
 
 class OpenAICompatibleSTT:
-    """Transcribes through ``POST {base_url}/audio/transcriptions`` (OpenAI, a faster-whisper server, voxlive)."""
+    """Transcribes through ``POST {base_url}/audio/transcriptions`` (OpenAI, a faster-whisper server, voxlive); a
+    transcription gives up after ``timeout`` seconds."""
 
-    def __init__(self, *, base_url: str | None, api_key: str | None, model: str = "whisper-1") -> None:
-        from openai import AsyncOpenAI
-
-        self.client = AsyncOpenAI(base_url=base_url, api_key=api_key or "none")
+    def __init__(
+        self, *, base_url: str | None, api_key: str | None, model: str = "whisper-1", timeout: float = STAGE_TIMEOUT
+    ) -> None:
+        self.client = openai_client(base_url, api_key, timeout)
         self.model = model
+        self.timeout = timeout
 
     async def load(self) -> None:
         """Nothing to load: the service holds the weights."""
@@ -128,16 +131,20 @@ class OpenAICompatibleSTT:
             options["language"] = language
         if prompt:
             options["prompt"] = prompt
-        result = await self.client.audio.transcriptions.create(
-            model=self.model,
-            file=("audio.wav", files.write(to_int16(audio), STAGE_RATE, "wav")),
-            response_format="verbose_json",
-            timestamp_granularities=["word"],
-            **options,
+        result = await Deadline(self.timeout).wait(
+            self.client.audio.transcriptions.create(
+                model=self.model,
+                file=("audio.wav", files.write(to_int16(audio), STAGE_RATE, "wav")),
+                response_format="verbose_json",
+                timestamp_granularities=["word"],
+                **options,
+            )
         )
+        if not isinstance(getattr(result, "text", None), str):
+            raise ValueError("the service's answer is not a transcription")
         words = tuple(
             TranscribedWord(w.word.strip(), w.start, w.end, getattr(w, "probability", 1.0) or 1.0)
-            for w in result.words or []
+            for w in getattr(result, "words", None) or []
         )
         return Transcript(result.text.strip(), getattr(result, "language", None), words, len(audio) / STAGE_RATE)
 

@@ -18,6 +18,7 @@ from .alignment import PhonemeTiming, Viseme, WordTiming, visemes, word_timings
 from .assets import piper_voice_path
 from .offload import run_in_slot
 from .prosody import NORMAL, Prosody, louder
+from .remote import STAGE_TIMEOUT, Deadline, openai_client
 
 DEFAULT_VOICE = "en_US-joe-medium"
 OPENAI_VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar")
@@ -160,20 +161,26 @@ class PiperTTS:
 
 
 class OpenAICompatibleTTS:
-    """Speech from ``POST {base_url}/audio/speech`` (OpenAI, Kokoro/Piper servers, voxlive itself).
+    """Speech from ``POST {base_url}/audio/speech`` (OpenAI, Kokoro/Piper servers, voxlive itself); a piece gives up
+    after ``timeout`` seconds.
 
     The service gives no timings, so words are spread over the audio by their length. It has no
     setting for variation, so ``Prosody.variation`` is the service's own.
     """
 
     def __init__(
-        self, *, base_url: str | None, api_key: str | None, model: str = "tts-1", voices: dict[str, str]
+        self,
+        *,
+        base_url: str | None,
+        api_key: str | None,
+        model: str = "tts-1",
+        voices: dict[str, str],
+        timeout: float = STAGE_TIMEOUT,
     ) -> None:
-        from openai import AsyncOpenAI
-
-        self.client = AsyncOpenAI(base_url=base_url, api_key=api_key or "none")
+        self.client = openai_client(base_url, api_key, timeout)
         self.model = model
         self.voices = voices
+        self.timeout = timeout
 
     async def load(self) -> None:
         """Nothing to load: the service holds the weights."""
@@ -182,18 +189,23 @@ class OpenAICompatibleTTS:
         return list(self.voices)
 
     async def synthesize(self, text: str, voice: str, prosody: Prosody = NORMAL, urgent: bool = False) -> Speech:
-        answer = await self.client.audio.speech.create(
-            model=self.model,
-            voice=self.voices.get(voice, voice),
-            input=text,
-            response_format="wav",
-            speed=min(max(prosody.speed / prosody.pitch, 0.25), 4.0),
+        answer = await Deadline(self.timeout).wait(
+            self.client.audio.speech.create(
+                model=self.model,
+                voice=self.voices.get(voice, voice),
+                input=text,
+                response_format="wav",
+                speed=min(max(prosody.speed / prosody.pitch, 0.25), 4.0),
+            )
         )
-        with wave.open(io.BytesIO(answer.content)) as wav:
-            rate = wav.getframerate()
-            audio = np.frombuffer(wav.readframes(wav.getnframes()), "<i2").astype(np.int16)
-            if wav.getnchannels() > 1:
-                audio = audio.reshape(-1, wav.getnchannels())[:, 0].copy()
+        try:
+            with wave.open(io.BytesIO(answer.content)) as wav:
+                rate = wav.getframerate()
+                audio = np.frombuffer(wav.readframes(wav.getnframes()), "<i2").astype(np.int16)
+                if wav.getnchannels() > 1:
+                    audio = audio.reshape(-1, wav.getnchannels())[:, 0].copy()
+        except (wave.Error, EOFError) as exc:
+            raise ValueError(f"the service's answer is not WAV audio ({exc})") from None
         speech = Speech(text=text, audio=louder(audio, prosody.volume), sample_rate=pitched(rate, prosody))
         speech.words = spread_words(text, speech.duration_ms)
         return speech

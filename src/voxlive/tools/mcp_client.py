@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import json
 import logging
-from collections.abc import AsyncIterator
+import socket
+from collections.abc import AsyncIterator, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
+import httpcore2
 import httpx2
 from mcp import Client, MCPError, StdioServerParameters, stdio_client
 from mcp.client.sse import sse_client
@@ -19,7 +23,14 @@ from mcp.types import CONNECTION_CLOSED, INVALID_PARAMS, REQUEST_TIMEOUT, CallTo
 
 log = logging.getLogger(__name__)
 
-__all__ = ["INVALID_PARAMS", "MCPClient", "MCPEndpoint", "MCPFailure", "result_text"]
+__all__ = ["INVALID_PARAMS", "UNREACHABLE", "HostPolicy", "MCPClient", "MCPEndpoint", "MCPFailure", "result_text"]
+
+UNREACHABLE = (
+    "Could not connect to the MCP server: it is unreachable, is not an MCP server, "
+    "or is at an address this server does not allow."
+)
+"""What a session is told of any failure to connect: the same words whatever the cause (a refused address, a closed
+port, a 404, a timeout), so that a session cannot probe the network behind the server. The cause is logged."""
 
 
 class MCPFailure(Exception):
@@ -43,17 +54,105 @@ class MCPEndpoint:
     """For a stdio server: the command line the server's configuration permits for ``url`` ``stdio:NAME``."""
 
 
+class HostPolicy:
+    """Which hosts an MCP connection may reach: any whose addresses are all public; one with a private, loopback,
+    link-local (cloud metadata services), shared, multicast, reserved or unspecified address (IPv4, or IPv6 with
+    IPv4 inside) only with ``allow_private``, or when it is one of ``allowed_hosts`` (names or address literals)."""
+
+    def __init__(self, allow_private: bool = False, allowed_hosts: Iterable[str] = ()) -> None:
+        self.allow_private = allow_private
+        self.allowed_hosts = frozenset(host.lower().strip("[]") for host in allowed_hosts)
+
+    def trusts(self, host: str) -> bool:
+        return self.allow_private or host.lower().strip("[]") in self.allowed_hosts
+
+    async def addresses(self, host: str, port: int) -> list[str]:
+        """The addresses to connect to for ``host``, each one checked; ``httpcore2.ConnectError`` when any is not
+        permitted (or the name does not resolve)."""
+        if self.trusts(host):
+            return [host]
+        try:
+            found = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise httpcore2.ConnectError(f"{host} does not resolve: {exc}") from exc
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in found))
+        for address in addresses:
+            if not is_public(address):
+                raise httpcore2.ConnectError(
+                    f"{host} is at {address}, not a public address ([mcp] allow_private and allowed_hosts permit it)"
+                )
+        return addresses
+
+
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+def is_public(address: str) -> bool:
+    """Whether an IP address is globally reachable unicast; an IPv6 one that carries an IPv4 address (mapped, 6to4,
+    NAT64) is judged by that."""
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address):
+        ip = ip.ipv4_mapped or ip.sixtofour or (ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF) if ip in _NAT64 else ip)
+    return ip.is_global and not ip.is_multicast and not ip.is_reserved
+
+
+class _CheckedNetwork(httpcore2.AsyncNetworkBackend):
+    """TCP connections to permitted addresses only: the host is resolved here, each address checked, and the
+    connection made to a checked address, so DNS cannot give the check one address and the connection another.
+    Every connection is checked, those a redirect opens included."""
+
+    def __init__(self, hosts: HostPolicy) -> None:
+        self.hosts = hosts
+        self._tcp = httpcore2.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore2.AsyncNetworkStream:
+        failure: httpcore2.ConnectError | None = None
+        for address in await self.hosts.addresses(host, port):
+            try:
+                return await self._tcp.connect_tcp(address, port, timeout, local_address, socket_options)
+            except httpcore2.ConnectError as exc:
+                failure = exc
+        raise failure or httpcore2.ConnectError(f"{host} has no address")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._tcp.sleep(seconds)
+
+
+class _CheckedTransport(httpx2.AsyncHTTPTransport):
+    """httpx2's transport over ``_CheckedNetwork`` (it takes no network backend, so its pool is made again)."""
+
+    def __init__(self, hosts: HostPolicy) -> None:
+        tls = httpx2.create_ssl_context()
+        super().__init__(verify=tls)
+        self._pool = httpcore2.AsyncConnectionPool(ssl_context=tls, network_backend=_CheckedNetwork(hosts))
+
+
 class MCPClient:
     """A session's connection to one MCP server.
 
     The SDK's transports are bound to the task that opens them, so a task of its own holds the connection
     open; calls from any task share it. It connects on first use, and again after the server went away.
     A call fails (``MCPFailure``) when it takes longer than ``call_timeout`` or the connection drops under
-    it: nothing waits on a dead server.
+    it: nothing waits on a dead server. Over HTTP, it connects only to the hosts ``hosts`` permits.
     """
 
-    def __init__(self, endpoint: MCPEndpoint, *, connect_timeout: float = 10.0, call_timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        endpoint: MCPEndpoint,
+        *,
+        connect_timeout: float = 10.0,
+        call_timeout: float = 60.0,
+        hosts: HostPolicy | None = None,
+    ) -> None:
         self.endpoint = endpoint
+        self.hosts = hosts or HostPolicy()
         self.connect_timeout = connect_timeout
         self.call_timeout = call_timeout
         self._holder: asyncio.Task[None] | None = None
@@ -104,10 +203,8 @@ class MCPClient:
             return await asyncio.wait_for(asyncio.shield(self._client), self.connect_timeout)
         except TimeoutError:
             await self.close()
-            raise MCPFailure(
-                f"The MCP server at {self.endpoint.url} did not answer within {self.connect_timeout:g} s.",
-                code=REQUEST_TIMEOUT,
-            ) from None
+            log.info("The MCP server at %s did not answer within %g s.", self.endpoint.url, self.connect_timeout)
+            raise MCPFailure(UNREACHABLE) from None
 
     async def _hold(self, ready: asyncio.Future[Client], lost: asyncio.Event, stop: asyncio.Event) -> None:
         """Open the connection and keep it until ``close()`` or until it breaks. A server that answers the
@@ -127,9 +224,8 @@ class MCPClient:
         finally:
             self._reason = "; over SSE: ".join(reasons) or "the connection was closed"
             if not ready.done():
-                ready.set_exception(
-                    MCPFailure(f"Could not connect to the MCP server at {self.endpoint.url}: {self._reason}")
-                )
+                log.info("Could not connect to the MCP server at %s: %s", self.endpoint.url, self._reason)
+                ready.set_exception(MCPFailure(UNREACHABLE))
             elif reasons:
                 log.info("MCP connection to %s ended: %s", self.endpoint.url, self._reason)
             lost.set()
@@ -140,10 +236,22 @@ class MCPClient:
         if endpoint.command:
             command, *args = endpoint.command
             return [stdio_client(StdioServerParameters(command=command, args=args))]
-        sse = sse_client(endpoint.url, headers=headers, timeout=self.connect_timeout)
+        sse = sse_client(endpoint.url, headers=headers, timeout=self.connect_timeout, httpx_client_factory=self._http)
         if endpoint.url.rstrip("/").endswith("/sse"):
             return [sse]
-        return [_streamable_http(endpoint.url, headers, self.connect_timeout), sse]
+        return [
+            _streamable_http(endpoint.url, self._http(headers, httpx2.Timeout(self.connect_timeout, read=300.0))),
+            sse,
+        ]
+
+    def _http(
+        self,
+        headers: dict[str, str] | None = None,
+        timeout: httpx2.Timeout | None = None,
+        auth: httpx2.Auth | None = None,
+    ) -> httpx2.AsyncClient:
+        """An HTTP client for the SDK's transports, that reaches only permitted hosts."""
+        return httpx2.AsyncClient(headers=headers, timeout=timeout, auth=auth, transport=_CheckedTransport(self.hosts))
 
     async def _bounded(self, call: Any, timeout: float, what: str) -> Any:
         """Await an SDK request, but no longer than ``timeout`` and not past the end of the connection."""
@@ -171,11 +279,8 @@ class MCPClient:
 
 
 @asynccontextmanager
-async def _streamable_http(url: str, headers: dict[str, str], timeout: float) -> AsyncIterator[Any]:
-    async with (
-        httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(timeout, read=300.0)) as http,
-        streamable_http_client(url, http_client=http) as streams,
-    ):
+async def _streamable_http(url: str, http: httpx2.AsyncClient) -> AsyncIterator[Any]:
+    async with http, streamable_http_client(url, http_client=http) as streams:
         yield streams
 
 
