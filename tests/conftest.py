@@ -52,6 +52,7 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 12
 class Server:
     port: int
     process: subprocess.Popen[bytes]
+    log: Path | None = None
 
     @property
     def http(self) -> str:
@@ -77,7 +78,7 @@ def start_server(tmp: Path, config: str = "", port: int | None = None) -> Server
         process.kill()
         process.wait()
         raise
-    return Server(port, process)
+    return Server(port, process, tmp / "server.log")
 
 
 def sessions_open(server: Server) -> int:

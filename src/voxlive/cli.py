@@ -12,9 +12,7 @@ from .config import Settings
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from .server.app import create_app
+    from .server.serve import serve
     from .speech.assets import ModelFileError, smart_turn_path
 
     settings = Settings.load(args.config)
@@ -36,15 +34,7 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"  Web page:        http://{shown}:{port}/", flush=True)
     print(f"  VoiceLive:       ws://{shown}:{port}/voice-live/realtime", flush=True)
     print(f"  OpenAI Realtime: ws://{shown}:{port}/v1/realtime", flush=True)
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        log_level=args.log_level,
-        ws_max_size=4 * settings.server.max_message_bytes,
-        ws_ping_interval=20,
-        ws_ping_timeout=20,
-    )
+    serve(settings, args.log_level)
     return 0
 
 

@@ -38,6 +38,8 @@ class ServerSettings(_Section):
     """Serve ``/metrics`` without an API key (for a Prometheus scraper on a private network)."""
     drain_seconds: float = 30.0
     """On SIGTERM: how long running responses may take to finish before every socket is closed (code 1012)."""
+    header_timeout: float = 10.0
+    """Seconds a client may take to send a request's headers before its connection is closed."""
     max_instructions_chars: int = 32_000
     """The longest instructions a session or response may set (about 8,000 tokens: ample for remote models; the
     local model's 4,096-token context holds less, and keeps the end of a prompt too long for it)."""
