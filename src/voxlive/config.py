@@ -29,6 +29,11 @@ class ServerSettings(_Section):
     """The longest audio file transcribed (speech API, agents): a longer one is refused before it is decoded whole."""
     max_items: int = 2000
     """The most items one conversation may hold."""
+    max_unread_bytes: int = 16 * 1024 * 1024
+    """Server events a client may leave unread; past this the session ends (close code 1008) instead of
+    buffering without bound."""
+    max_audio_ahead_seconds: float = 60.0
+    """How far ahead of real time a session's input audio may run (audio sent faster than it is spoken)."""
     max_sessions_per_key: int | None = None
     """The most sessions one API key may hold at once (``None``: only ``max_sessions`` bounds them)."""
     allowed_origins: list[str] = Field(default_factory=list)

@@ -247,7 +247,7 @@ class VoiceAgent(EventEmitter):
         async with self._starting:
             if self._session is None:
                 await self.engine.load()
-                session = self.engine.create_session(self._on_server_event, owner=self.owner)
+                session = self.engine.create_session(self._on_server_event, owner=self.owner, paced=False)
                 await session.start(self.conversation_id)
                 resumed = self.conversation_id == session.conversation.id
                 self.conversation_id = session.conversation.id

@@ -25,6 +25,11 @@ from .journal import Journal
 from .metrics import TurnMetrics
 from .speaker import SpokenAudio
 
+USER_AUDIO_SECONDS = 600
+"""The user audio a session keeps (for transcription and ``conversation.item.retrieve``); older turns' audio goes."""
+SPOKEN_KEPT = 32
+"""The assistant messages whose audio a session keeps (for truncation and retrieval), latest first."""
+
 
 class Conversation:
     """Items in order, addressable by id, with a bound on how many it holds. With a ``journal``, each item is
@@ -95,6 +100,19 @@ class Conversation:
         for item, place in zip(items, places, strict=True):
             self._items.append(item)
             self._seq[item.id or ""] = place
+
+    def hold_user_audio(self, item_id: str, audio: np.ndarray) -> None:
+        """Keep a committed turn's audio (16 kHz int16), forgetting the oldest turns' past the bound."""
+        self.user_audio[item_id] = audio
+        total = sum(map(len, self.user_audio.values()))
+        while total > USER_AUDIO_SECONDS * 16_000 and len(self.user_audio) > 1:
+            total -= len(self.user_audio.pop(next(iter(self.user_audio))))
+
+    def hold_spoken(self, item_id: str, spoken: SpokenAudio) -> None:
+        """Keep what an assistant message said aloud, forgetting the oldest past the bound."""
+        self.spoken[item_id] = spoken
+        while len(self.spoken) > SPOKEN_KEPT:
+            self.spoken.pop(next(iter(self.spoken)))
 
     def delete(self, item_id: str) -> None:
         self._items.remove(self.get(item_id))

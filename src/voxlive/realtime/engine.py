@@ -217,8 +217,11 @@ class Engine:
         days = self.settings.store.retention_days
         return 0 if days is None else await self.store.purge(time.time() - days * 86_400)
 
-    def create_session(self, send: Send, model: str | None = None, owner: str = "") -> RealtimeSession:
-        """A session for the owner of an API key (``""`` without keys), whose conversations only it can resume."""
+    def create_session(
+        self, send: Send, model: str | None = None, owner: str = "", paced: bool = True
+    ) -> RealtimeSession:
+        """A session for the owner of an API key (``""`` without keys), whose conversations only it can resume;
+        ``paced``: its input audio may not run ahead of real time (a face that hands over whole files is not)."""
         assert self.vad is not None, "the models are still loading"
         session = RealtimeSession(
             self.default_session(model),
@@ -234,6 +237,7 @@ class Engine:
             telemetry=self.telemetry,
             mcp=self.settings.mcp,
             max_items=self.settings.server.max_items,
+            max_ahead_seconds=self.settings.server.max_audio_ahead_seconds if paced else float("inf"),
             journal=Archive(self.store, owner, self.settings.store.keep_audio),
             max_instructions=self.settings.server.max_instructions_chars,
         )

@@ -107,6 +107,7 @@ class Listener:
         anticipate: Callable[[str, Transcript | None], None] = lambda item_id, transcript: None,
         prefill: Callable[[str, Transcript], None] | None = None,
         max_buffer_seconds: float = 600.0,
+        max_ahead_seconds: float = 60.0,
     ) -> None:
         self.vad = vad
         self.turn_model = turn_model
@@ -119,6 +120,9 @@ class Listener:
         self.prefill = prefill
         """Given the transcript of the turn so far while the user speaks (the reply's prompt can be read ahead)."""
         self.buffer = InputAudioBuffer(max_buffer_seconds)
+        self.max_ahead_seconds = max_ahead_seconds
+        self._clock_start: float | None = None
+        """When the first audio arrived: the audio clock may not run further ahead of it than ``max_ahead_seconds``."""
         self.transcripts: dict[str, asyncio.Task[Transcript]] = {}
         """Transcription of each committed audio item, by item id (the LLM waits for it)."""
         self.session: ResponseSession | None = None
@@ -181,6 +185,7 @@ class Listener:
         except pcm.AudioFormatError as exc:
             raise ProtocolError(str(exc), code="invalid_audio", param="audio") from None
         samples = self._resampler.process(samples)
+        self._check_pace(len(samples))
         if self.cleanup is not None:
             samples = self.cleanup(samples, time.monotonic())
         self.buffer.append(samples)
@@ -195,6 +200,20 @@ class Listener:
             else:
                 self._said_more(self.turn)
                 self._maybe_partial()
+
+    def _check_pace(self, samples: int) -> None:
+        """Refuse audio that would put the session's audio clock too far ahead of real time."""
+        now = time.monotonic()
+        if self._clock_start is None:
+            self._clock_start = now
+        ahead = (self.buffer.end + samples) / pcm.STAGE_RATE - (now - self._clock_start)
+        if ahead > self.max_ahead_seconds:
+            raise ProtocolError(
+                f"Audio is arriving faster than real time ({ahead:.0f} s ahead; the limit is "
+                f"{self.max_ahead_seconds:.0f} s): this audio was dropped. Send it at the pace it is spoken.",
+                code="audio_too_fast",
+                param="audio",
+            )
 
     async def commit(self, event_id: str | None = None) -> None:
         """``input_audio_buffer.commit``: the buffer becomes a user audio item."""
@@ -392,7 +411,7 @@ class Listener:
             content=[InputAudioContentPart(transcript=None)],
         )
         self.conversation.insert(item)
-        self.conversation.user_audio[item_id] = audio
+        self.conversation.hold_user_audio(item_id, audio)
         if self.conversation.journal is not None:
             self.conversation.journal.recording(item_id, audio, pcm.STAGE_RATE)
         self.send(ServerEventInputAudioBufferCommitted(item_id=item_id, previous_item_id=previous))

@@ -330,7 +330,7 @@ class ResponseRunner:
                     self.observer,
                 )
                 if self.plan.add_to_conversation:  # what was sent is known at every moment (for truncation)
-                    self.conversation.spoken[message.id] = self._speaker.spoken
+                    self.conversation.hold_spoken(message.id, self._speaker.spoken)
         assert message.id is not None
         if self.observer is not None:
             self.observer.text(message.id, delta)

@@ -97,6 +97,8 @@ log = logging.getLogger(__name__)
 
 Send = Callable[[ServerEvent], None]
 MAX_INPUT_TEXT = 256_000
+"""Characters of input text streaming at once (``input_text.delta`` not yet done), all items together."""
+MAX_INPUT_TEXTS = 16
 MAX_TOOLS_JSON = 64 * 1024
 """The most JSON a session's (or a response's) function tools may take: the model reads them with every prompt."""
 
@@ -125,6 +127,7 @@ class RealtimeSession:
         first_words: int | None = 4,
         max_items: int = 2000,
         max_buffer_seconds: float = 600.0,
+        max_ahead_seconds: float = 60.0,
         journal: Archive | None = None,
         max_instructions: int = 32_000,
     ) -> None:
@@ -161,6 +164,7 @@ class RealtimeSession:
             anticipate=self._anticipate,
             prefill=self._prefill if read_ahead else None,
             max_buffer_seconds=max_buffer_seconds,
+            max_ahead_seconds=max_ahead_seconds,
         )
         self.echo: EchoCanceller | None = None
         self.noise: NoiseSuppressor | None = None
@@ -437,10 +441,16 @@ class RealtimeSession:
         """Text streamed into a user message that ``input_text.done`` then adds to the conversation."""
         if any(item.id == event.id for item in self.conversation):
             raise ProtocolError(f"Item with id '{event.id}' already exists.", code="duplicate_item_id", param="id")
-        pieces = self._input_text.setdefault(event.id, [])
-        if sum(map(len, pieces)) + len(event.delta) > MAX_INPUT_TEXT:
+        if event.id not in self._input_text and len(self._input_text) >= MAX_INPUT_TEXTS:
+            raise ProtocolError(
+                f"At most {MAX_INPUT_TEXTS} input texts may stream at once: finish one with input_text.done first.",
+                code="too_many_input_texts",
+                param="id",
+            )
+        streaming = sum(len(piece) for pieces in self._input_text.values() for piece in pieces)
+        if streaming + len(event.delta) > MAX_INPUT_TEXT:
             raise ProtocolError(f"Input text is limited to {MAX_INPUT_TEXT} characters.", code="input_too_long")
-        pieces.append(event.delta)
+        self._input_text.setdefault(event.id, []).append(event.delta)
 
     async def _input_text_done(self, event: ClientEventInputTextDone) -> None:
         pieces = self._input_text.pop(event.id, None)
