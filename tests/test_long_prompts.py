@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -36,6 +37,29 @@ def reply_text(done: dict[str, object]) -> str:
     response = done["response"]
     assert isinstance(response, dict)
     return "".join(part.get("text", "") for item in response["output"] for part in item.get("content", []))
+
+
+@pytest.mark.timeout(60, func_only=True)
+async def test_a_cancelled_reply_to_huge_instructions_does_not_hold_up_another_session(server: Server) -> None:
+    """One client's 1 MB of instructions, asked and cancelled, leave the model free for another client's question."""
+    async with connected(server) as big, connected(server) as small:
+        instructions = PERSONA + FILLER * (1_000_000 // len(FILLER))
+        await big.send({"type": "session.update", "session": {"instructions": instructions}})
+        await big.until("session.updated")
+        await big.send(message("user", "Tell me a long story about the sea."))
+        await big.send({"type": "response.create"})
+        warned = (await big.until("warning"))[-1]["warning"]
+        assert warned["code"] == "instructions_truncated"
+
+        await small.send(message("user", "What is 2+2?"))
+        await small.send({"type": "response.create", "response": {"max_output_tokens": 30}})
+        await big.send({"type": "response.cancel"})
+        cancelled, answered = await asyncio.gather(big.until("response.done"), small.until("response.done"))
+
+    assert cancelled[-1]["response"]["status"] == "cancelled"
+    assert answered[-1]["response"]["status"] == "completed"
+    assert "4" in reply_text(answered[-1])
+    assert not [e for e in answered if e["type"] in ("error", "warning")]
 
 
 @pytest.mark.timeout(180, func_only=True)

@@ -31,6 +31,8 @@ from .tool_call_parser import ToolCallTextParser, UnknownToolError
 _STOP = ["<|im_end|>", "<|endoftext|>"]
 PREFILL_BATCH = 8
 """Tokens a prefill reads at a time (it gives the model up between them when a request waits)."""
+PROMPT_BATCH = 64
+"""Tokens of a reply's prompt read at a time (a cancelled reply stops between them)."""
 TOKENIZE_CHUNK = 16_384
 """Characters tokenized at a time while fitting a prompt (fitting stops between them once a text is known not to fit,
 or when the reply is cancelled)."""
@@ -229,8 +231,22 @@ class LlamaCppLLM:
         fitted = await asyncio.to_thread(self.fit_prompt, request, self._prompt_budget(request))
         if self._lock.locked():
             return
-        async with self._lock:
-            await asyncio.to_thread(self._read, fitted.tokens, PREFILL_BATCH, lambda: self._waiting > 0)
+        await self._lock.acquire()
+        await asyncio.shield(self._holding_lock(lambda: self._read(fitted.tokens, PREFILL_BATCH, self._someone_waits)))
+
+    def _someone_waits(self) -> bool:
+        return self._waiting > 0
+
+    def _holding_lock(self, work: Callable[[], None]) -> asyncio.Future[None]:
+        """Run ``work`` in a thread; the lock, acquired for it, is released when it ends (not before, whatever
+        happens to the task that awaits it)."""
+        try:
+            worker = asyncio.get_running_loop().run_in_executor(None, work)
+        except BaseException:
+            self._lock.release()
+            raise
+        worker.add_done_callback(lambda _: self._lock.release())
+        return worker
 
     def _max_tokens(self, request: LLMRequest) -> int:
         """The most tokens the reply may have: as asked, else half the context."""
@@ -313,6 +329,9 @@ class LlamaCppLLM:
                 llama = self._llama
                 cached = llama.longest_token_prefix(llama._input_ids.tolist(), tokens)
                 put("prompt", (len(tokens), cached))
+                self._read(tokens[:-1], PROMPT_BATCH, stop.is_set)  # the completion reads the last one
+                if stop.is_set():
+                    return
                 grammar = None
                 if schema is not None:
                     from llama_cpp import LlamaGrammar
@@ -358,16 +377,12 @@ class LlamaCppLLM:
             await self._lock.acquire()
         finally:
             self._waiting -= 1
+        self._holding_lock(generate)
         try:
-            worker = loop.run_in_executor(None, generate)
-            try:
-                async for event in self._events(queue, names if tools else None, _answered(request.messages)):
-                    yield event
-            finally:
-                stop.set()
-                await asyncio.shield(worker)
+            async for event in self._events(queue, names if tools else None, _answered(request.messages)):
+                yield event
         finally:
-            self._lock.release()
+            stop.set()  # the worker stops at its next token or prompt batch, then gives the model up
 
     async def _events(
         self, queue: asyncio.Queue[tuple[str, Any]], tool_names: set[str] | None, answered: set[tuple[str, str]]
