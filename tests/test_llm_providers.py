@@ -11,7 +11,7 @@ import pytest
 
 from conftest import free_port, wait_healthy
 from voxlive.speech.assets import llm_model_path
-from voxlive.speech.llama_cpp_llm import LlamaCppLLM
+from voxlive.speech.llama_cpp_llm import FittingStopped, LlamaCppLLM
 from voxlive.speech.llm import LLM, Finished, LLMEvent, LLMRequest, TextDelta, ToolCallDone, Usage
 from voxlive.speech.openai_compatible_llm import OpenAICompatibleLLM
 
@@ -138,6 +138,57 @@ async def test_an_answered_call_is_not_made_again_and_allowed_tools_are_enforced
     allowed = {"type": "allowed_tools", "allowed_tools": {"mode": "required", "tools": [only]}}
     events = await collect(local, LLMRequest(asked, TOOLS, allowed, temperature=0.0))
     assert [e.name for e in events if isinstance(e, ToolCallDone)] == ["get_weather"]
+
+
+def prompt_text(llm: LlamaCppLLM, tokens: list[int]) -> str:
+    return llm._llama.detokenize(tokens, special=True).decode()
+
+
+async def test_a_long_conversation_loses_whole_turns_oldest_first(local: LlamaCppLLM) -> None:
+    filler = "The sea was calm and the crew sang songs all night long. " * 8
+    call = {"id": "c2", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'}}
+    messages = [SYSTEM]
+    for n in range(6):
+        messages.append({"role": "user", "content": f"Question {n}. {filler}"})
+        if n == 2:  # a turn with a tool call: the call, its result and the answer go with the question
+            messages.append({"role": "assistant", "content": "", "tool_calls": [call]})
+            messages.append({"role": "tool", "tool_call_id": "c2", "content": f"Result 2. {filler}"})
+        messages.append({"role": "assistant", "content": f"Answer {n}. {filler}"})
+    messages.append({"role": "user", "content": "Question 6. Which song did they sing?"})
+    request = LLMRequest(messages, TOOLS)
+    questions = [i for i, m in enumerate(messages) if m["role"] == "user"]
+    kept_before = 8
+    for budget in (2000, 1600, 1300, 1000, 700, 400):
+        fitted = local.fit_prompt(request, budget)
+        text = prompt_text(local, fitted.tokens)
+        kept = [n for n in range(7) if f"Question {n}." in text]
+        assert kept == list(range(7 - len(kept), 7)) and len(kept) <= kept_before  # the newest turns, fewer each time
+        assert all((f"Answer {n}." in text) == (n in kept) for n in range(6))
+        assert ("Result 2." in text) == (2 in kept)
+        assert fitted.dropped == questions[kept[0]] - 1
+        assert text.startswith(f"<|im_start|>system\n{SYSTEM['content']}") and not fitted.instructions_cut
+        assert text.endswith("Which song did they sing?<|im_end|>\n<|im_start|>assistant\n")
+        assert len(fitted.tokens) <= budget
+        kept_before = len(kept)
+    assert kept_before == 1 and fitted.dropped == len(messages) - 2
+
+
+async def test_instructions_longer_than_the_context_keep_their_start(local: LlamaCppLLM) -> None:
+    persona = "You are Captain Byte, a cheerful pirate. "
+    instructions = persona + "Every sailor loves a good story about the wide sea. " * 20_000  # 1 MB
+    messages = [
+        {"role": "system", "content": instructions},
+        {"role": "user", "content": "Hello."},
+        {"role": "assistant", "content": "Ahoy!"},
+        {"role": "user", "content": "What is 2+2?"},
+    ]
+    fitted = local.fit_prompt(LLMRequest(messages), 2048)
+    text = prompt_text(local, fitted.tokens)
+    assert fitted.instructions_cut and fitted.dropped == 2
+    assert text.startswith(f"<|im_start|>system\n{persona}") and "Ahoy" not in text
+    assert text.endswith("What is 2+2?<|im_end|>\n<|im_start|>assistant\n") and len(fitted.tokens) <= 2048
+    with pytest.raises(FittingStopped):  # a cancelled reply's fitting stops
+        local.fit_prompt(LLMRequest(messages), 2048, lambda: True)
 
 
 async def test_openai_compatible_llm_against_llama_cpp_server(llama_server: str) -> None:

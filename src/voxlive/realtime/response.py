@@ -47,8 +47,10 @@ from ..protocol import (
     ServerEventResponseOutputItemDone,
     ServerEventResponseTextDelta,
     ServerEventResponseTextDone,
+    ServerEventWarning,
     TextContentPart,
     TokenUsage,
+    WarningDetails,
     new_id,
 )
 from ..speech.audio import OUTPUT_RATES, decode
@@ -64,6 +66,7 @@ from ..speech.llm import (
     ToolCallDelta,
     ToolCallDone,
     ToolCallStarted,
+    Trimmed,
     Usage,
 )
 from ..speech.phrases import normalized
@@ -148,6 +151,8 @@ class ResponseRunner:
         self._request: LLMRequest | None = None
         self._step_start = 0
         self._usage: Usage | None = None
+        self._warned: set[str | None] = set()
+        """The codes of the warnings sent about this response."""
         self._draft: Draft | None = None
         self._prepared: tuple[str, asyncio.Task[Speech]] | None = None
         """The first piece of speech, synthesized ahead by the draft this response uses."""
@@ -213,6 +218,9 @@ class ResponseRunner:
         """Stream one LLM reply into the response's items; how it finished."""
         finish: FinishReason = "stop"
         async for at, event in events:
+            if isinstance(event, Trimmed):
+                self._warn_trimmed(event)
+                continue
             if self.metrics.first_token is None:
                 self.metrics.first_token = at
             if isinstance(event, TextDelta):
@@ -259,6 +267,23 @@ class ResponseRunner:
         self.metrics.request = draft.started
         async for timed in draft.events():
             yield timed
+
+    def _warn_trimmed(self, trimmed: Trimmed) -> None:
+        """Tell the client what the model could not read of a prompt longer than its context (once a response)."""
+        warnings = []
+        if trimmed.messages:
+            message = (
+                f"The conversation is longer than the model's context: its {trimmed.messages} oldest messages were "
+                "left out of this response."
+            )
+            warnings.append(WarningDetails(code="conversation_trimmed", message=message))
+        if trimmed.instructions_cut:
+            message = "The instructions are longer than the model's context: only their start was used."
+            warnings.append(WarningDetails(code="instructions_truncated", message=message))
+        for warning in warnings:
+            if warning.code not in self._warned:
+                self._warned.add(warning.code)
+                self.send(ServerEventWarning(warning=warning))
 
     def _next_step(self) -> AsyncIterator[tuple[float, LLMEvent]]:
         """The model goes on from the results of the MCP calls it made (after enough calls, without tools)."""

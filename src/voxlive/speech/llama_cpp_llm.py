@@ -8,7 +8,8 @@ import json
 import logging
 import os
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from .llm import (
     ToolCallDelta,
     ToolCallDone,
     ToolCallStarted,
+    Trimmed,
     Usage,
 )
 from .tool_call_parser import ToolCallTextParser, UnknownToolError
@@ -32,6 +34,28 @@ log = logging.getLogger(__name__)
 _STOP = ["<|im_end|>", "<|endoftext|>"]
 PREFILL_BATCH = 8
 """Tokens a prefill reads at a time (it gives the model up between them when a request waits)."""
+PROMPT_BATCH = 64
+"""Tokens of a reply's prompt read at a time (a cancelled reply stops between them)."""
+TOKENIZE_CHUNK = 16_384
+"""Characters tokenized at a time while fitting a prompt (fitting stops between them once a text is known not to fit,
+or when the reply is cancelled)."""
+
+CUT_SLACK = 8
+"""Tokens of room left when instructions are cut (their start, read again as text, may take a few more)."""
+
+
+class FittingStopped(Exception):
+    """The reply whose prompt was being fitted was cancelled."""
+
+
+@dataclass(frozen=True, slots=True)
+class FittedPrompt:
+    """A prompt fitted to the context, and what was left out to fit it."""
+
+    tokens: list[int]
+    dropped: int
+    """Conversation messages left out (whole turns, the oldest)."""
+    instructions_cut: bool
 
 
 def forced_tool_schema(tools: list[dict[str, Any]], tool_choice: str | dict[str, Any]) -> dict[str, Any] | None:
@@ -96,6 +120,8 @@ class LlamaCppLLM:
         """Requests waiting for the model (a prefill gives it up for them)."""
         self._loading: asyncio.Future[None] | None = None
         self._openers: list[int] | None = None
+        self._overheads: dict[str, int] = {}
+        """The tokens a message of each role takes besides its content."""
         self.vision = False
 
     async def load(self) -> None:
@@ -125,24 +151,105 @@ class LlamaCppLLM:
     def count_tokens(self, text: str) -> int:
         return len(self._llama.tokenize(text.encode(), add_bos=False, special=True))
 
-    def _prompt_tokens(self, request: LLMRequest, tools: list[dict[str, Any]] | None, budget: int) -> list[int]:
-        """The prompt as tokens; the oldest turns are dropped until it fits the context."""
+    def fit_prompt(self, request: LLMRequest, budget: int, stop: Callable[[], bool] = lambda: False) -> FittedPrompt:
+        """The prompt as at most ``budget`` tokens.
+
+        The instructions (a first system message) and the latest turn always stay; the turns before it (a user
+        message and the messages answering it) are kept newest first while they fit, so whole turns are dropped
+        oldest first. Instructions that do not fit beside the latest turn are cut to their start. Each text is
+        tokenized once, a chunk at a time, and no further than the budget needs; ``stop()`` is checked between
+        chunks (``FittingStopped``).
+        """
         messages = _for_template(request.messages)
-        while True:
-            prompt = self._format(messages=messages, tools=tools).prompt
+        tools = request.tools or None
+        first = 1 if messages and messages[0]["role"] == "system" else 0
+        starts = [i for i in range(first, len(messages)) if i == first or request.messages[i]["role"] == "user"]
+        starts = starts or [len(messages)]
+        left = budget - self._fixed_cost(bool(first), tools)
+        left -= sum(self._cost(m, left, stop) for m in messages[starts[-1] :])
+        cut = False
+        if first:
+            instructions = self._tokens(messages[0]["content"], left, stop)
+            if len(instructions) > max(left, 0):
+                start = instructions[: max(left - CUT_SLACK, 0)]
+                kept = self._llama.detokenize(start, special=True).decode("utf-8", "ignore")
+                messages[0] = {**messages[0], "content": kept}
+                cut, left = True, 0
+            else:
+                left -= len(instructions)
+        keep = len(starts) - 1
+        while keep > 0:
+            cost = sum(self._cost(m, left, stop) for m in messages[starts[keep - 1] : starts[keep]])
+            if cost > left:
+                break
+            left -= cost
+            keep -= 1
+        while True:  # the estimate is close: at most a turn more goes, but check
+            prompt = self._format(messages=messages[:first] + messages[starts[keep] :], tools=tools).prompt
             tokens: list[int] = self._llama.tokenize(prompt.encode(), add_bos=False, special=True)
-            first = 1 if messages and messages[0]["role"] == "system" else 0
-            if len(tokens) <= budget or len(messages) - first <= 1:
-                return tokens[-budget:]
-            del messages[first]
+            if len(tokens) <= budget or keep == len(starts) - 1:
+                return FittedPrompt(tokens[-budget:], starts[keep] - first, cut)
+            keep += 1
+
+    def _tokens(self, text: str, limit: int, stop: Callable[[], bool]) -> list[int]:
+        """The text's tokens, read a chunk at a time (split before a space), up to the chunk that passes ``limit``."""
+        tokens: list[int] = []
+        at = 0
+        while at < len(text) and len(tokens) <= limit:
+            if stop():
+                raise FittingStopped
+            end = at + TOKENIZE_CHUNK
+            if end < len(text):
+                space = text.rfind(" ", at + 1, end)
+                end = space if space > 0 else end
+            tokens += self._llama.tokenize(text[at:end].encode(), add_bos=False, special=True)
+            at = end
+        return tokens
+
+    def _cost(self, message: Message, limit: int, stop: Callable[[], bool]) -> int:
+        """The tokens a message takes in the prompt (more than ``limit`` when it takes more, maybe not all of them)."""
+        return len(self._tokens(message["content"], limit, stop)) + self._overhead(message["role"]) + 1  # 1: a margin
+
+    def _overhead(self, role: str) -> int:
+        """The tokens a message of this role takes besides its content."""
+        if role not in self._overheads:
+            frame = [{"role": "system", "content": ""}]
+            alone = self.count_tokens(self._format(messages=frame).prompt)
+            with_it = self.count_tokens(self._format(messages=[*frame, {"role": role, "content": ""}]).prompt)
+            self._overheads[role] = with_it - alone
+        return self._overheads[role]
+
+    def _fixed_cost(self, system: bool, tools: list[dict[str, Any]] | None) -> int:
+        """The tokens of the prompt besides its messages: the system turn's frame, the tools, the reply's start."""
+        if system:
+            return self.count_tokens(self._format(messages=[{"role": "system", "content": ""}], tools=tools).prompt)
+        prompt = self._format(messages=[{"role": "user", "content": ""}], tools=tools).prompt
+        return self.count_tokens(prompt) - self._overhead("user")
 
     async def prefill(self, request: LLMRequest) -> None:
         """Evaluate the request's prompt into the KV cache when the model is idle, a few tokens at a time, stopping
         as soon as a request waits for the model; a later prompt that extends it starts from there."""
         if self._llama is None or self._lock.locked():
             return
-        async with self._lock:
-            await asyncio.to_thread(self._prefill, request)
+        fitted = await asyncio.to_thread(self.fit_prompt, request, self._prompt_budget(request))
+        if self._lock.locked():
+            return
+        await self._lock.acquire()
+        await asyncio.shield(self._holding_lock(lambda: self._read(fitted.tokens, PREFILL_BATCH, self._someone_waits)))
+
+    def _someone_waits(self) -> bool:
+        return self._waiting > 0
+
+    def _holding_lock(self, work: Callable[[], None]) -> asyncio.Future[None]:
+        """Run ``work`` in a thread; the lock, acquired for it, is released when it ends (not before, whatever
+        happens to the task that awaits it)."""
+        try:
+            worker = asyncio.get_running_loop().run_in_executor(None, work)
+        except BaseException:
+            self._lock.release()
+            raise
+        worker.add_done_callback(lambda _: self._lock.release())
+        return worker
 
     def _max_tokens(self, request: LLMRequest) -> int:
         """The most tokens the reply may have: as asked, else half the context."""
@@ -152,31 +259,40 @@ class LlamaCppLLM:
         """The tokens the prompt may take: the context, less room for the reply (at most half of it)."""
         return self.n_ctx - min(self._max_tokens(request), self.n_ctx // 2)
 
-    def _prefill(self, request: LLMRequest) -> None:
+    def _read(self, tokens: list[int], batch: int, stop: Callable[[], bool]) -> None:
+        """Evaluate the tokens into the KV cache from what it already holds of them, ``batch`` at a time, until
+        ``stop()``."""
         llama = self._llama
-        tokens = self._prompt_tokens(request, request.tools or None, self._prompt_budget(request))
         start = llama.longest_token_prefix(llama._input_ids.tolist(), tokens)
         llama.n_tokens = start
-        for at in range(start, len(tokens), PREFILL_BATCH):
-            if self._waiting:
+        for at in range(start, len(tokens), batch):
+            if stop():
                 return
-            llama.eval(tokens[at : at + PREFILL_BATCH])
+            llama.eval(tokens[at : at + batch])
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[LLMEvent]:
         """Stream a reply.
 
+        The prompt is fitted to the context first, without holding the model (``Trimmed`` says what was cut).
         The tools stay in the prompt even when ``tool_choice`` is ``none`` (the model reads the
         calls in the history, and the cached prefix stays valid); then, and when the model starts
         calling a tool it was not given, the reply is generated so that it cannot open with a call.
         A disallowed call after some text ends the reply there.
         """
         await self.load()
+        stop = threading.Event()
+        try:
+            fitted = await asyncio.to_thread(self.fit_prompt, request, self._prompt_budget(request), stop.is_set)
+        finally:
+            stop.set()  # a cancelled fitting ends at its next chunk
+        if fitted.dropped or fitted.instructions_cut:
+            yield Trimmed(fitted.dropped, fitted.instructions_cut)
         no_call = request.tool_choice == "none"
         names = set() if no_call else {t["function"]["name"] for t in request.tools}
         said = False
         while True:
             try:
-                async for event in self._stream(request, names, no_call):
+                async for event in self._stream(request, fitted.tokens, names, no_call):
                     said = True
                     yield event
                 return
@@ -198,7 +314,9 @@ class LlamaCppLLM:
             self._openers = openers
         return self._openers
 
-    async def _stream(self, request: LLMRequest, names: set[str], no_call: bool) -> AsyncIterator[LLMEvent]:
+    async def _stream(
+        self, request: LLMRequest, tokens: list[int], names: set[str], no_call: bool
+    ) -> AsyncIterator[LLMEvent]:
         tools = request.tools or None
         schema = forced_tool_schema(request.tools, request.tool_choice) if tools and not no_call else None
         max_tokens = self._max_tokens(request)
@@ -212,9 +330,11 @@ class LlamaCppLLM:
         def generate() -> None:
             try:
                 llama = self._llama
-                tokens = self._prompt_tokens(request, tools, self._prompt_budget(request))
                 cached = llama.longest_token_prefix(llama._input_ids.tolist(), tokens)
                 put("prompt", (len(tokens), cached))
+                self._read(tokens[:-1], PROMPT_BATCH, stop.is_set)  # the completion reads the last one
+                if stop.is_set():
+                    return
                 grammar = None if schema is None else _grammar(schema)
                 processors = None
                 if no_call:
@@ -256,16 +376,12 @@ class LlamaCppLLM:
             await self._lock.acquire()
         finally:
             self._waiting -= 1
+        self._holding_lock(generate)
         try:
-            worker = loop.run_in_executor(None, generate)
-            try:
-                async for event in self._events(queue, names if tools else None, _answered(request.messages)):
-                    yield event
-            finally:
-                stop.set()
-                await asyncio.shield(worker)
+            async for event in self._events(queue, names if tools else None, _answered(request.messages)):
+                yield event
         finally:
-            self._lock.release()
+            stop.set()  # the worker stops at its next token or prompt batch, then gives the model up
 
     async def _events(
         self, queue: asyncio.Queue[tuple[str, Any]], tool_names: set[str] | None, answered: set[tuple[str, str]]

@@ -60,6 +60,15 @@ class Usage:
     cached_tokens: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Trimmed:
+    """The prompt was cut to fit the model's context: the ``messages`` oldest messages of the conversation were left
+    out (whole turns), and with ``instructions_cut`` the instructions were cut to their start. Comes first."""
+
+    messages: int
+    instructions_cut: bool = False
+
+
 FinishReason = Literal["stop", "length", "tool_calls"]
 
 
@@ -68,7 +77,7 @@ class Finished:
     reason: FinishReason
 
 
-LLMEvent = TextDelta | ReasoningDelta | ToolCallStarted | ToolCallDelta | ToolCallDone | Usage | Finished
+LLMEvent = TextDelta | ReasoningDelta | ToolCallStarted | ToolCallDelta | ToolCallDone | Usage | Trimmed | Finished
 
 
 class LLM(Protocol):
