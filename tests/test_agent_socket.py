@@ -91,3 +91,27 @@ async def test_transcripts_in_quick_succession_do_not_wedge_the_agent(server: Se
         assert "Rome" in answers[-1]  # each turn ends (interrupted ones with no text), in order
         await ws.send(json.dumps({"type": "transcript", "text": "And of France?"}))
         assert "Paris" in (await until(ws, "response_complete"))[-1]["text"]
+
+
+async def test_the_agent_resumes_its_conversation_by_id(server: Server) -> None:
+    """A client of ``/ws/voice`` learns its conversation's id and, reconnecting with it, goes on with it."""
+    import asyncio
+    import urllib.request
+
+    async with websockets.connect(f"{server.ws}/ws/voice", max_size=None) as ws:
+        opened = json.loads(await ws.recv())
+        assert opened["type"] == "conversation" and opened["id"].startswith("conv_")
+        await ws.send(json.dumps({"type": "transcript", "text": "What is the capital of Italy?"}))
+        await until(ws, "response_complete")
+    async with websockets.connect(f"{server.ws}/ws/voice?conversation-id={opened['id']}", max_size=None) as ws:
+        assert json.loads(await ws.recv()) == {"type": "conversation", "id": opened["id"]}
+        await ws.send(json.dumps({"type": "transcript", "text": "And of France?"}))
+        assert "Paris" in (await until(ws, "response_complete"))[-1]["text"]
+
+    def stored() -> dict[str, Any]:
+        with urllib.request.urlopen(f"{server.http}/conversations/{opened['id']}") as answer:
+            return json.loads(answer.read())
+
+    items = (await asyncio.to_thread(stored))["items"]
+    assert [item["role"] for item in items] == ["user", "assistant", "user", "assistant"]
+    assert items[0]["content"][0]["text"] == "What is the capital of Italy?"

@@ -250,9 +250,12 @@ async def test_fail_fast_when_the_server_dies(lonely_server: Server) -> None:
         await session.add_user_text("anyone there?")
 
 
-async def test_reconnect_mode_replays_the_session_config(tmp_path) -> None:
+async def test_reconnect_mode_resumes_the_conversation_and_replays_the_session_config(tmp_path) -> None:
+    """The server is killed and started again (on the same store): the session reconnects, resumes its
+    conversation (its items sent again) and sends its configuration again."""
     (tmp_path / "a").mkdir()
-    first = start_server(tmp_path / "a")
+    store = f'[store]\npath = "{tmp_path / "conversations.db"}"\n'
+    first = start_server(tmp_path / "a", store)
     recorder = Recorder()
     try:
         session = await VoiceLiveClient(first.http).start_session(
@@ -260,14 +263,26 @@ async def test_reconnect_mode_replays_the_session_config(tmp_path) -> None:
             reconnect=Reconnect(attempts=60, initial_delay=0.25, max_delay=0.5),
         )  # fmt: skip
         await until(recorder, "session.updated")
+        await session.add_user_text("Say yes.")
+        await session.create_response({"modalities": ["text"], "max_output_tokens": 5})
+        await until(recorder, "response.done")  # what the response said is stored before it ends
+        said = [event.item.id for event in called(recorder, "on_conversation_item_created")]
+        conversation_id = session.conversation_id
+        assert conversation_id is not None and len(said) == 2
         first.process.kill()
         first.process.wait()
         (tmp_path / "b").mkdir()
-        second = start_server(tmp_path / "b", port=first.port)
+        second = start_server(tmp_path / "b", store, port=first.port)
         try:
             await until(recorder, "session.updated", 2)
             assert len(called(recorder, "on_connected")) == 2 and not called(recorder, "on_disconnected")
             assert called(recorder, "on_session_updated")[-1].session.instructions == "Remember me."
+            assert [event.conversation.id for event in called(recorder, "on_conversation_created")] == [
+                conversation_id,
+                conversation_id,
+            ]
+            replayed = [event.item.id for event in called(recorder, "on_conversation_item_created")][2:]
+            assert replayed == said
             await session.add_user_text("still here")
             await until(recorder, "conversation.item.created")
             await session.close()

@@ -57,9 +57,15 @@ async def test_talking_to_the_page_with_a_fake_microphone(server: Server, piper,
         stats = await page.evaluate("window.voxlive")
         agent = await page.text_content(".line.agent")
         latency = await page.text_content("#latency")
+        said = await page.eval_on_selector_all(".line.user:not(.partial), .line.agent", "es => es.map(e => e.id)")
+        # reloaded, the page resumes the conversation: what was said is shown again
+        await page.reload()
+        await page.click("#start")
+        await page.wait_for_function(f"{said!r}.every(id => document.getElementById(id)?.textContent)", timeout=30_000)
+        restored = await page.text_content(f"#{said[-1]}")
         await browser.close()
     assert stats["errors"] == []
-    assert "paris" in (agent or "").lower()
+    assert "paris" in (agent or "").lower() and "paris" in (restored or "").lower()
     assert stats["visemes"] > 0 and stats["mouthMoves"] > 3  # the mouth followed the visemes
     assert re.fullmatch(r"voice-to-voice: \d+ ms", latency or "") and 0 < stats["latencies"][0] < 10_000
 

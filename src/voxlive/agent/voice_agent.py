@@ -748,8 +748,7 @@ class VoiceAgent(EventEmitter):
         await self.disconnect()
         self.interrupt_current_response("interrupted")
         self._destroyed = True
-        if self._session is not None:
-            self.clear_history()
+        if self._session is not None:  # its conversation stays stored, to be resumed by id
             await self.engine.end_session(self._session)
             self._session = None
         self.tools.clear()

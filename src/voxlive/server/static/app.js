@@ -18,6 +18,7 @@ const played = {};           // item id → samples played (as last reported)
 const visemes = {};          // item id → [[offset ms, viseme id]]
 const measured = new Set();  // items whose latency is known
 let reportedAt = 0, playingItem = null, mouthShape = -1;
+let conversationId = sessionStorage.getItem("voxlive.conversation");  // resumed after a reconnect or a reload
 
 function showError(message) {
   stats.errors.push(message);
@@ -61,6 +62,11 @@ function line(id, kind) {
 function onEvent(event) {
   switch (event.type) {
     case "session.created": send({ type: "session.update", session: sessionConfig() }); break;
+    case "conversation.created":
+      conversationId = event.conversation.id;
+      sessionStorage.setItem("voxlive.conversation", conversationId);
+      break;
+    case "conversation.item.created": showItem(event.item); break;
     case "session.updated": setStatus(mode === "hands-free" ? "listening" : "hold the button to talk"); break;
     case "input_audio_buffer.speech_started": bargeIn(); break;
     case "input_audio_buffer.speech_stopped": speechEnd = sentAt(event.audio_end_ms); break;
@@ -89,6 +95,18 @@ function onEvent(event) {
       stats.visemes += 1;
       break;
     case "error": showError(`The server refused a request: ${event.error.message}`); break;
+  }
+}
+
+// An item of the conversation: those of a resumed conversation come with their words (live ones get them later).
+function showItem(item) {
+  if (item.type !== "message" || item.role === "system") return;
+  const part = (item.content || [])[0] || {};
+  const text = part.transcript || part.text || "";
+  const user = item.role === "user";
+  if (text) {
+    const element = line(`${user ? "u" : "a"}-${item.id}`, user ? "user" : "agent");
+    if (!element.textContent) element.textContent = text;
   }
 }
 
@@ -182,7 +200,8 @@ async function start() {
 
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const url = `${scheme}://${location.host}/voice-live/realtime?api-version=2025-10-01&model=voxlive-local`;
+  const resume = conversationId ? `&conversation-id=${encodeURIComponent(conversationId)}` : "";
+  const url = `${scheme}://${location.host}/voice-live/realtime?api-version=2025-10-01&model=voxlive-local${resume}`;
   let opened = false;
   setStatus("connecting…");
   ws = new WebSocket(url);
