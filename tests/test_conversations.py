@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import websockets
 
-from conftest import Client, Server, spoken, start_server, stop_server
+from conftest import Client, Server, spoken, start_server, stop_server, until_idle
 from voxlive.store import ConversationStore
 from voxlive.store.postgres import PostgresStore
 from voxlive.store.sqlite import SQLiteStore
@@ -324,3 +324,30 @@ async def test_two_servers_share_conversations_through_postgres(
     finally:
         stop_server(first)
         stop_server(second)
+
+
+async def test_what_was_said_before_a_client_left_is_stored(server: Server, piper: Any) -> None:
+    """A client that leaves mid-reply, right after committing its next turn: the reply is stored as far as it was
+    said, and the turn with its transcript."""
+    client = await connect(server)
+    conversation_id, _ = await opening(client)
+    session = {"turn_detection": None, "input_audio_transcription": {"model": "whisper-1"}}
+    await client.send({"type": "session.update", "session": session})
+    await client.until("session.updated")
+    await client.send({"type": "conversation.item.create", "item": user_text("Tell me a long story about the sea.")})
+    await client.send({"type": "response.create"})
+    await client.until("response.audio_transcript.delta")
+    await client.until("response.audio.delta")
+    audio = await spoken(piper, "Goodbye for now.", tail_ms=300)
+    await client.send({"type": "input_audio_buffer.append", "audio": _b64(audio.astype("<i2").tobytes())})
+    await client.send({"type": "input_audio_buffer.commit"})
+    await client.until("input_audio_buffer.committed")
+    await client.connection.close()
+    await until_idle(server)
+
+    status, body = await asyncio.to_thread(http, server, f"/conversations/{conversation_id}")
+    items = json.loads(body)["items"]
+    assert status == 200 and [item["role"] for item in items] == ["user", "assistant", "user"]
+    answer, turn = items[1], items[2]
+    assert answer["status"] == "incomplete" and answer["content"][0]["transcript"]
+    assert "goodbye" in turn["content"][0]["transcript"].lower()

@@ -46,7 +46,7 @@ class AudioPlayback(SessionHandlers):
         self._played_samples = 0
         self._stream: Any = None
         if speaker:
-            import sounddevice  # type: ignore[import-not-found]  # optional: pip install 'voxlive[audio]'
+            import sounddevice  # type: ignore[import-not-found, import-untyped, unused-ignore]  # optional: pip install 'voxlive[audio]'
 
             self._stream = sounddevice.RawOutputStream(
                 samplerate=sample_rate, channels=1, dtype="int16", callback=self._fill

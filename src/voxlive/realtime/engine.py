@@ -238,7 +238,7 @@ class Engine:
             mcp=self.settings.mcp,
             max_items=self.settings.server.max_items,
             max_ahead_seconds=self.settings.server.max_audio_ahead_seconds if paced else float("inf"),
-            journal=Archive(self.store, owner, self.settings.store.keep_audio),
+            archive=Archive(self.store, owner, self.settings.store.keep_audio),
             max_instructions=self.settings.server.max_instructions_chars,
         )
         self.sessions[session.id] = session

@@ -512,8 +512,13 @@ class Listener:
         if task is not None and not task.done():
             task.cancel()
 
-    async def close(self) -> None:
+    async def close(self, wait: float = 10.0) -> None:
+        """Stop listening. Transcriptions of committed turns still running get ``wait`` seconds to finish, so the
+        conversation keeps what was said."""
         self._drop_turn()
+        pending = [task for task in self.transcripts.values() if not task.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=wait)
         for task in self.transcripts.values():
             task.cancel()
         for task in self.transcripts.values():

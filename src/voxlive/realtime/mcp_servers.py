@@ -28,7 +28,8 @@ from ..protocol import (
     new_id,
 )
 from ..tools.approvals import Approvals
-from ..tools.mcp_client import HostPolicy, MCPClient, MCPEndpoint, MCPFailure
+from ..tools.hosts import HostPolicy
+from ..tools.mcp_client import MCPClient, MCPEndpoint, MCPFailure
 from .conversation import Conversation
 from .listener import log_failure
 

@@ -196,11 +196,8 @@ class ResponseRunner:
                 events = self._next_step()
         except asyncio.CancelledError:
             self._stop_drafts()
-            if self.cancel_reason is None:
-                if self._speaker is not None:
-                    await self._speaker.cancel()
-                raise  # the session is closing: nobody is listening
-            await self._finish("cancelled", ResponseCancelledDetails(reason=self.cancel_reason))
+            # no reason: the session is closing (the client is gone), and what was said is stored all the same
+            await self._finish("cancelled", ResponseCancelledDetails(reason=self.cancel_reason or "client_cancelled"))
             return
         except Exception as exc:
             self._stop_drafts()

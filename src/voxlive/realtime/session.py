@@ -128,7 +128,7 @@ class RealtimeSession:
         max_items: int = 2000,
         max_buffer_seconds: float = 600.0,
         max_ahead_seconds: float = 60.0,
-        journal: Archive | None = None,
+        archive: Archive | None = None,
         max_instructions: int = 32_000,
     ) -> None:
         self.session = session
@@ -141,7 +141,7 @@ class RealtimeSession:
         self.send = send
         self.telemetry = telemetry
         self.conversation = Conversation(max_items)
-        self._journal = journal
+        self._archive = archive
         self.mcp = MCPServers(mcp or MCPSettings(), self.conversation, send)
         """The MCP servers the session's (and its responses') tools name."""
         self.turn: Turn | None = None
@@ -201,7 +201,7 @@ class RealtimeSession:
     @property
     def owner(self) -> str:
         """Who the session's conversations belong to (a digest of its API key)."""
-        return self._journal.owner if self._journal is not None else ""
+        return self._archive.owner if self._archive is not None else ""
 
     @property
     def response(self) -> ResponseRunner | None:
@@ -213,27 +213,36 @@ class RealtimeSession:
         """Announce the session and its conversation: a stored one resumed (its items sent again, in order),
         or a new one."""
         self.send(ServerEventSessionCreated(session=self.session.model_copy(deep=True)))
-        journal = self._journal
-        stored = None
-        if conversation_id is not None:
-            stored = await journal.load(conversation_id) if journal is not None else None
-            if stored is None:
-                self.error(
-                    ProtocolError(
-                        f"No conversation '{conversation_id}' to resume; a new conversation was started.",
-                        code="conversation_not_found",
-                        param="conversation-id",
-                    )
-                )
+        archive = self._archive
+        stored = await self._stored(conversation_id) if conversation_id is not None else None
         if stored is not None:
             self._resume(stored)
-        if journal is not None:
-            self.conversation.journal = journal.open(self.conversation.id, new=stored is None)
+        if archive is not None:
+            self.conversation.journal = archive.open(self.conversation.id, new=stored is None)
         self.send(ServerEventConversationCreated(conversation=ConversationInfo(id=self.conversation.id)))
         previous = None
         for item in self.conversation:
             self.send(ServerEventConversationItemCreated(previous_item_id=previous, item=item.model_copy(deep=True)))
             previous = item.id
+
+    async def _stored(self, conversation_id: str) -> StoredConversation | None:
+        """The stored conversation to resume; when there is none (or the store fails), an error says so."""
+        try:
+            stored = await self._archive.load(conversation_id) if self._archive is not None else None
+        except Exception as exc:
+            log.error("conversation %s could not be loaded: %s", conversation_id, exc)
+            message = f"Conversation '{conversation_id}' could not be loaded; a new conversation was started."
+            self.error(ProtocolError(message, type="server_error", code="store_unavailable"))
+            return None
+        if stored is None:
+            self.error(
+                ProtocolError(
+                    f"No conversation '{conversation_id}' to resume; a new conversation was started.",
+                    code="conversation_not_found",
+                    param="conversation-id",
+                )
+            )
+        return stored
 
     def _resume(self, stored: StoredConversation) -> None:
         items: list[Item] = []

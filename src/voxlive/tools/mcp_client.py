@@ -4,26 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import json
 import logging
-import socket
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import anyio
-import httpcore2
 import httpx2
 from mcp import Client, MCPError, StdioServerParameters, stdio_client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import CONNECTION_CLOSED, INVALID_PARAMS, REQUEST_TIMEOUT, CallToolResult, TextContent, Tool
 
+from .hosts import CheckedTransport, HostPolicy
+
 log = logging.getLogger(__name__)
 
-__all__ = ["INVALID_PARAMS", "UNREACHABLE", "HostPolicy", "MCPClient", "MCPEndpoint", "MCPFailure", "result_text"]
+__all__ = ["INVALID_PARAMS", "UNREACHABLE", "MCPClient", "MCPEndpoint", "MCPFailure", "result_text"]
 
 UNREACHABLE = (
     "Could not connect to the MCP server: it is unreachable, is not an MCP server, "
@@ -52,86 +50,6 @@ class MCPEndpoint:
     headers: tuple[tuple[str, str], ...] = ()
     command: tuple[str, ...] = ()
     """For a stdio server: the command line the server's configuration permits for ``url`` ``stdio:NAME``."""
-
-
-class HostPolicy:
-    """Which hosts an MCP connection may reach: any whose addresses are all public; one with a private, loopback,
-    link-local (cloud metadata services), shared, multicast, reserved or unspecified address (IPv4, or IPv6 with
-    IPv4 inside) only with ``allow_private``, or when it is one of ``allowed_hosts`` (names or address literals)."""
-
-    def __init__(self, allow_private: bool = False, allowed_hosts: Iterable[str] = ()) -> None:
-        self.allow_private = allow_private
-        self.allowed_hosts = frozenset(host.lower().strip("[]") for host in allowed_hosts)
-
-    def trusts(self, host: str) -> bool:
-        return self.allow_private or host.lower().strip("[]") in self.allowed_hosts
-
-    async def addresses(self, host: str, port: int) -> list[str]:
-        """The addresses to connect to for ``host``, each one checked; ``httpcore2.ConnectError`` when any is not
-        permitted (or the name does not resolve)."""
-        if self.trusts(host):
-            return [host]
-        try:
-            found = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except OSError as exc:
-            raise httpcore2.ConnectError(f"{host} does not resolve: {exc}") from exc
-        addresses = list(dict.fromkeys(str(info[4][0]) for info in found))
-        for address in addresses:
-            if not is_public(address):
-                raise httpcore2.ConnectError(
-                    f"{host} is at {address}, not a public address ([mcp] allow_private and allowed_hosts permit it)"
-                )
-        return addresses
-
-
-_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
-
-
-def is_public(address: str) -> bool:
-    """Whether an IP address is globally reachable unicast; an IPv6 one that carries an IPv4 address (mapped, 6to4,
-    NAT64) is judged by that."""
-    ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address):
-        ip = ip.ipv4_mapped or ip.sixtofour or (ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF) if ip in _NAT64 else ip)
-    return ip.is_global and not ip.is_multicast and not ip.is_reserved
-
-
-class _CheckedNetwork(httpcore2.AsyncNetworkBackend):
-    """TCP connections to permitted addresses only: the host is resolved here, each address checked, and the
-    connection made to a checked address, so DNS cannot give the check one address and the connection another.
-    Every connection is checked, those a redirect opens included."""
-
-    def __init__(self, hosts: HostPolicy) -> None:
-        self.hosts = hosts
-        self._tcp = httpcore2.AnyIOBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore2.AsyncNetworkStream:
-        failure: httpcore2.ConnectError | None = None
-        for address in await self.hosts.addresses(host, port):
-            try:
-                return await self._tcp.connect_tcp(address, port, timeout, local_address, socket_options)
-            except httpcore2.ConnectError as exc:
-                failure = exc
-        raise failure or httpcore2.ConnectError(f"{host} has no address")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._tcp.sleep(seconds)
-
-
-class _CheckedTransport(httpx2.AsyncHTTPTransport):
-    """httpx2's transport over ``_CheckedNetwork`` (it takes no network backend, so its pool is made again)."""
-
-    def __init__(self, hosts: HostPolicy) -> None:
-        tls = httpx2.create_ssl_context()
-        super().__init__(verify=tls)
-        self._pool = httpcore2.AsyncConnectionPool(ssl_context=tls, network_backend=_CheckedNetwork(hosts))
 
 
 class MCPClient:
@@ -251,7 +169,7 @@ class MCPClient:
         auth: httpx2.Auth | None = None,
     ) -> httpx2.AsyncClient:
         """An HTTP client for the SDK's transports, that reaches only permitted hosts."""
-        return httpx2.AsyncClient(headers=headers, timeout=timeout, auth=auth, transport=_CheckedTransport(self.hosts))
+        return httpx2.AsyncClient(headers=headers, timeout=timeout, auth=auth, transport=CheckedTransport(self.hosts))
 
     async def _bounded(self, call: Any, timeout: float, what: str) -> Any:
         """Await an SDK request, but no longer than ``timeout`` and not past the end of the connection."""
