@@ -248,13 +248,19 @@ class Server:
         return f"ws://127.0.0.1:{self.port}"
 
     def rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
+        """Resident memory (NaN once the process is gone)."""
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
         return float("nan")
 
     def fds(self) -> int:
-        return len(os.listdir(f"/proc/{self.process.pid}/fd"))
+        """Open file descriptors (-1 once the process is gone)."""
+        try:
+            return len(os.listdir(f"/proc/{self.process.pid}/fd"))
+        except OSError:
+            return -1
 
     def health(self) -> dict[str, Any]:
         try:
@@ -269,6 +275,8 @@ class Server:
                 return answer.status, json.loads(answer.read())
         except urllib.error.HTTPError as error:
             return error.code, error.read().decode(errors="replace")
+        except (OSError, ValueError) as error:
+            return 0, repr(error)
 
 
 def start_server(workdir: Path, config: str, port: int) -> Server:
@@ -501,7 +509,8 @@ class Tally:
         self.failures[kind] += 1
         if len(self.failure_samples) < 20:
             self.failure_samples.append(f"{kind}: {exc}"[:300])
-        log.warning("%s failed: %r", where, exc, exc_info=not isinstance(exc, websockets.ConnectionClosed))
+        trace = self.failures[kind] <= 3 and not isinstance(exc, (OSError, websockets.ConnectionClosed))
+        log.warning("%s failed: %r", where, exc, exc_info=trace)  # the first few of a kind with their traceback
 
     def chunk_sent(self, late_s: float) -> None:
         self.chunks += 1
@@ -953,13 +962,14 @@ async def run(server: Server, material: Material, args: argparse.Namespace) -> d
             tally.failure(client.name, result)
     sampler.cancel()
     ended = time.monotonic() - began
+    died = server.process.poll()
     left, to_zero = await sessions_closed(server, 30.0)
     await asyncio.sleep(1)
     after = await asyncio.to_thread(sample, server, time.monotonic() - began)
     checks = await asyncio.to_thread(check_conversations, server, clients)
     return {"samples": samples, "after": after, "growth": growth(samples, args.minutes * 60 * WARM_UP),
             "sessions_after_close": left, "seconds_to_zero_sessions": to_zero, "run_s": ended, "tally": tally,
-            "conversations": checks, "clients": len(clients)}  # fmt: skip
+            "conversations": checks, "clients": len(clients), "server_exited": died}  # fmt: skip
 
 
 # --- report -----------------------------------------------------------------------------------------
@@ -1023,6 +1033,8 @@ def report(result: dict[str, Any]) -> list[str]:
     lines.append(f"responses failed or incomplete: {failed}")
     lines.append(counts("client failures", tally.failures))
     lines += [f"  {sample}" for sample in tally.failure_samples[:10]]
+    if result["server_exited"] is not None:
+        lines.append(f"THE SERVER EXITED during the run, with code {result['server_exited']}")
     logged = result["server_log"]
     lines.append(f"server log: {logged['lines']} warning/error lines ({logged['path']})")
     lines += [f"  {v} x {k}" for k, v in list(logged["kinds"].items())[:10]]
@@ -1057,6 +1069,7 @@ def as_json(result: dict[str, Any], args: argparse.Namespace, config: str) -> di
         "resources": {"samples": [vars(s) for s in result["samples"]], "after_close": vars(result["after"])},
         "growth": result["growth"],
         "sessions_after_close": result["sessions_after_close"],
+        "server_exited": result["server_exited"],
         "seconds_to_zero_sessions": result["seconds_to_zero_sessions"],
         "voice_to_voice_ms": summary(tally.v2v_ms),
         "counts": counted,
