@@ -510,7 +510,7 @@ class Tally:
         if len(self.failure_samples) < 20:
             self.failure_samples.append(f"{kind}: {exc}"[:300])
         trace = self.failures[kind] <= 3 and not isinstance(exc, (OSError, websockets.ConnectionClosed))
-        log.warning("%s failed: %r", where, exc, exc_info=trace)  # the first few of a kind with their traceback
+        log.warning("%s failed: %r", where, exc, exc_info=exc if trace else None)  # the first few with a traceback
 
     def chunk_sent(self, late_s: float) -> None:
         self.chunks += 1
