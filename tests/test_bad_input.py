@@ -224,6 +224,13 @@ async def test_oversized_and_binary_frames(client: Client, server) -> None:
     await assert_session_still_works(client)
 
 
+async def test_an_empty_event_id_is_named_too(client: Client) -> None:
+    await client.send('{"type": "conversation.item.create", "event_id": ""}')
+    error = await client.recv()
+    assert error["type"] == "error" and error["error"]["event_id"] == "", error
+    await assert_session_still_works(client)
+
+
 async def test_a_flood_of_bad_events_loses_nothing(client: Client) -> None:
     for n in range(50):
         await client.send({"type": "nope", "event_id": f"bad{n}"})

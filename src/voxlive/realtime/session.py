@@ -276,7 +276,7 @@ class RealtimeSession:
                     code=exc.code,
                     message=exc.message,
                     param=exc.param,
-                    event_id=exc.event_id or event_id,
+                    event_id=event_id if exc.event_id is None else exc.event_id,
                 )
             )
         )
