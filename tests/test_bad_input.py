@@ -51,6 +51,11 @@ BIG_SCHEMA = {"type": "object", "properties": {f"p{n}": {"type": "string", "desc
         ("this is not json", "invalid_json", None),
         ('{"type": "session.update", "session": {"tools": ' + "[" * 5000 + "]" * 5000 + "}}", "invalid_json", None),
         ('{"type": "session.update", "session": {"tools": ' + "[" * 500 + "]" * 500 + "}}", "invalid_json", None),
+        (  # too deep, but decoded: its event_id is named
+            '{"type": "session.update", "event_id": "e1", "session": {"tools": ' + "[" * 150 + "]" * 150 + "}}",
+            "invalid_json",
+            None,
+        ),
         ("[1, 2, 3]", "invalid_event", None),
         ('{"event_id": "e1"}', "missing_required_parameter", "type"),
         ('{"type": "session.explode", "event_id": "e1"}', "unknown_event_type", "type"),

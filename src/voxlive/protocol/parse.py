@@ -51,9 +51,15 @@ def load_json_object(data: str | bytes) -> dict[str, Any]:
     return obj
 
 
-def _too_deep() -> ProtocolError:
+def _too_deep(obj: Any = None) -> ProtocolError:
     message = f"The message nests objects or arrays deeper than {MAX_JSON_DEPTH} levels."
-    return ProtocolError(message, code="invalid_json")
+    return ProtocolError(message, code="invalid_json", event_id=_event_id(obj))
+
+
+def _event_id(obj: Any) -> str | None:
+    """The ``event_id`` of a decoded message, when it has one that is text."""
+    event_id = obj.get("event_id") if isinstance(obj, dict) else None
+    return event_id if isinstance(event_id, str) and _is_text(event_id) else None
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -78,7 +84,7 @@ def _check_values(value: Any) -> None:
         if not isinstance(node, dict | list):
             continue
         if depth > MAX_JSON_DEPTH:
-            raise _too_deep()
+            raise _too_deep(value)
         if isinstance(node, list):
             stack.extend((child, depth + 1, f"{path}[{index}]") for index, child in enumerate(node))
             continue
@@ -90,13 +96,12 @@ def _check_values(value: Any) -> None:
 
 def _not_text(obj: Any, path: str) -> ProtocolError:
     """The error for a lone surrogate at ``path`` (the event's ``event_id`` kept when it is text)."""
-    event_id = obj.get("event_id") if isinstance(obj, dict) else None
     return ProtocolError(
         f"Invalid value for '{path or 'message'}': the text holds a lone UTF-16 surrogate (an escape such as "
         "\\udfff not part of a pair), which is not a character.",
         code="invalid_value",
         param=path or None,
-        event_id=event_id if isinstance(event_id, str) and _is_text(event_id) else None,
+        event_id=_event_id(obj),
     )
 
 
