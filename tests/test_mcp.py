@@ -3,6 +3,7 @@ approved by a real voxlive server, event by event on the wire."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import subprocess
@@ -406,6 +407,33 @@ async def test_a_response_can_bring_its_own_mcp_server(client: Client, weather: 
     assert kinds.index("mcp_list_tools.completed") < kinds.index("response.mcp_call.in_progress")
     output = events[-1]["response"]["output"]
     assert output[0]["type"] == "mcp_call" and output[0]["output"] == "It is 21 degrees and sunny in Nice."
+
+
+async def test_cancelling_a_response_that_waits_for_its_mcp_server_leaves_the_listing_to_the_next(
+    client: Client,
+) -> None:
+    """The listing is the session's: a response cancelled while it waits for it does not cancel it."""
+
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)  # and never answers
+
+    listener = await asyncio.start_server(silent, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{listener.sockets[0].getsockname()[1]}/mcp"
+    tools = [mcp_tool(url, "silent")]
+    response = {"modalities": ["text"], "max_output_tokens": 4, "tools": tools, "tool_choice": "none"}
+    try:
+        for _ in range(2):
+            await client.send({"type": "response.create", "response": response})
+            await client.until("response.created")
+            await client.send({"type": "response.cancel"})
+            done = (await client.until("response.done"))[-1]
+            assert done["response"]["status"] == "cancelled", done
+    finally:
+        listener.close()
+        for writer in accepted:
+            writer.close()
 
 
 async def test_refused_then_approved_calls(client: Client, weather: MCPProcess) -> None:

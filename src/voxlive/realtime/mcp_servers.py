@@ -145,9 +145,10 @@ class MCPServers:
         return _by_name(listing.task.result() for listing in listings if listing is not None)
 
     async def tools(self, servers: list[MCPServer]) -> dict[str, MCPTool]:
-        """The tools of these servers, once each has been listed (a server that failed offers none)."""
+        """The tools of these servers, once each has been listed (a server that failed offers none). A waiter that
+        is cancelled (its response is) leaves the listings, shared by the session, to go on."""
         listings = [self._start(server) for server in servers]
-        return _by_name(await asyncio.gather(*(listing.task for listing in listings)))
+        return _by_name(await asyncio.gather(*(asyncio.shield(listing.task) for listing in listings)))
 
     async def close(self) -> None:
         for listing in self._listings.values():
