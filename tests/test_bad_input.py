@@ -255,6 +255,14 @@ async def test_a_flood_of_bad_events_loses_nothing(client: Client) -> None:
         ),
         ({"type": "response.create", "response": {"audio": "x"}}, "response.audio"),
         ({"type": "response.create", "response": {"audio": {"output": []}}}, "response.audio.output"),
+        (
+            {"type": "session.update", "session": {"audio": {"output": {"format": {"rate": [24000]}}}}},
+            "session.audio.output.format.rate",
+        ),
+        (
+            {"type": "response.create", "response": {"audio": {"output": {"format": {"rate": {"hz": 8000}}}}}},
+            "response.audio.output.format.rate",
+        ),
     ],
 )
 async def test_ga_events_of_the_wrong_shape_get_an_error(server: Server, event: dict, param: str) -> None:

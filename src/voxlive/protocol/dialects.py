@@ -22,6 +22,7 @@ JSON = dict[str, Any]
 # --- audio formats --------------------------------------------------------------------------------
 
 _PCM_RATES = {"pcm16": 24000, "pcm16_16000hz": 16000, "pcm16_8000hz": 8000}
+_PCM_FORMATS: dict[float, str] = {rate: name for name, rate in _PCM_RATES.items()}
 
 
 def _format_to_ga(name: str | None, rate: int | None = None) -> JSON | None:
@@ -34,13 +35,16 @@ def _format_to_ga(name: str | None, rate: int | None = None) -> JSON | None:
     return {"type": "audio/pcm", "rate": rate or _PCM_RATES.get(name, 24000)}
 
 
-def _output_format_from_ga(fmt: JSON) -> str:
+def _output_format_from_ga(fmt: JSON, param: str) -> str:
     kind = fmt.get("type")
     if kind == "audio/pcmu":
         return "g711_ulaw"
     if kind == "audio/pcma":
         return "g711_alaw"
-    return {16000: "pcm16_16000hz", 8000: "pcm16_8000hz"}.get(fmt.get("rate") or 24000, "pcm16")
+    rate = fmt.get("rate") or 24000
+    if not isinstance(rate, int | float):
+        raise _wrong_type(f"{param}.rate", "a number", rate)
+    return _PCM_FORMATS.get(rate, "pcm16")
 
 
 def _input_format_from_ga(fmt: JSON, out: JSON) -> None:
@@ -188,7 +192,7 @@ def session_from_ga(session: JSON) -> JSON:
         if ga in audio_in:
             out[classic] = audio_in[ga]
     if isinstance(audio_out.get("format"), dict):
-        out["output_audio_format"] = _output_format_from_ga(audio_out["format"])
+        out["output_audio_format"] = _output_format_from_ga(audio_out["format"], "session.audio.output.format")
     if "voice" in audio_out:
         out["voice"] = _voice_from_ga(audio_out["voice"])
     if "speed" in audio_out:
@@ -230,7 +234,7 @@ def response_from_ga(response: JSON) -> JSON:
         r["modalities"] = _modalities_from_ga(r.pop("output_modalities"), "response.output_modalities")
     output = _object(_object(r.pop("audio", None), "response.audio").get("output"), "response.audio.output")
     if isinstance(output.get("format"), dict):
-        r["output_audio_format"] = _output_format_from_ga(output["format"])
+        r["output_audio_format"] = _output_format_from_ga(output["format"], "response.audio.output.format")
     if "voice" in output:
         r["voice"] = _voice_from_ga(output["voice"])
     for key in ("output", "input"):
