@@ -161,6 +161,11 @@ BIG_SCHEMA = {"type": "object", "properties": {f"p{n}": {"type": "string", "desc
             "response.tools[0].parameters",
         ),
         (
+            event("session.update", session={"tools": [tool("f", {"type": "object", "$schema": {}})]}),
+            "invalid_value",
+            "session.tools[0].parameters",
+        ),
+        (
             event("session.update", session={"tools": [tool(f"f{n}", BIG_SCHEMA) for n in range(40)]}),
             "invalid_value",
             "session.tools",

@@ -878,6 +878,8 @@ def check_parameters(schema: dict[str, Any], param: str) -> None:
     """A function's parameters are a JSON schema (valid by the JSON Schema meta-schema) of an object."""
     if schema.get("type") != "object":
         problem = 'the parameters of a function must be a JSON schema with "type": "object"'
+    elif not isinstance(schema.get("$schema", ""), str):
+        problem = "$schema must be the URI of a JSON Schema dialect"
     else:
         validator = validator_for(schema, default=Draft202012Validator)
         error = best_match(validator(validator.META_SCHEMA).iter_errors(schema))
