@@ -241,6 +241,14 @@ async def test_an_empty_event_id_is_named_too(client: Client) -> None:
     await assert_session_still_works(client)
 
 
+async def test_a_null_model_leaves_the_session_its_model(client: Client) -> None:
+    await client.send({"type": "session.update", "session": {"model": None}})
+    updated = await client.recv()
+    assert updated["type"] == "session.updated" and updated["session"]["model"] == "m", updated
+    await client.send({"type": "session.update", "session": {"model": "m"}})
+    assert (await client.recv())["type"] == "session.updated"
+
+
 async def test_a_flood_of_bad_events_loses_nothing(client: Client) -> None:
     for n in range(50):
         await client.send({"type": "nope", "event_id": f"bad{n}"})

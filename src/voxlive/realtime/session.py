@@ -314,6 +314,8 @@ class RealtimeSession:
         transcription = update.input_audio_transcription
         check_model_name(transcription.model if transcription else None, "session.input_audio_transcription.model")
         changes = {name: getattr(update, name) for name in update.model_fields_set & RequestSession.model_fields.keys()}
+        if changes.get("model", "") is None:
+            del changes["model"]  # the session keeps its model
         if update.model_extra:
             names = ", ".join(sorted(update.model_extra))
             self.send(
