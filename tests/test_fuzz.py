@@ -1352,7 +1352,7 @@ RICH = ["session.update", "conversation.item.create", "response.create"]
 @pytest.mark.parametrize("kind", RICH)
 @pytest.mark.parametrize("endpoint", list(ENDPOINTS))
 @given(data=st.data())
-@examples(80)
+@examples(20)
 async def test_hostile_values_in_rich_events(
     fuzzed_sessions: dict[str, Fuzzed], endpoint: str, kind: str, data: st.DataObject
 ) -> None:
@@ -1363,7 +1363,7 @@ async def test_hostile_values_in_rich_events(
 @pytest.mark.parametrize("kind", [kind for kind in KINDS if kind not in RICH])
 @pytest.mark.parametrize("endpoint", list(ENDPOINTS))
 @given(data=st.data())
-@examples(25)
+@examples(6)
 async def test_hostile_values(
     fuzzed_sessions: dict[str, Fuzzed], endpoint: str, kind: str, data: st.DataObject
 ) -> None:
@@ -1425,7 +1425,7 @@ def malformed(draw: st.DrawFn, ga: bool) -> Case:
 
 @pytest.mark.parametrize("endpoint", list(ENDPOINTS))
 @given(data=st.data())
-@examples(120)
+@examples(40)
 async def test_malformed_messages(fuzzed_sessions: dict[str, Fuzzed], endpoint: str, data: st.DataObject) -> None:
     session = fuzzed_sessions[endpoint]
     await session.check(data.draw(malformed(session.ga)))

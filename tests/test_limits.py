@@ -14,7 +14,8 @@ from websockets.frames import Frame
 from websockets.uri import parse_uri
 
 from conftest import Client, Server
-from voxlive.realtime.conversation import SPOKEN_KEPT, USER_AUDIO_SECONDS, Conversation
+from voxlive.protocol import InputAudioContentPart, MessageItem
+from voxlive.realtime.conversation import SPOKEN_KEPT, UNHEARD_AUDIO_SECONDS, USER_AUDIO_SECONDS, Conversation
 from voxlive.realtime.speaker import SpokenAudio
 
 
@@ -92,11 +93,20 @@ async def test_a_client_that_reads_nothing_is_closed_not_buffered_for_ever(serve
 
 
 def test_a_session_keeps_a_bounded_amount_of_audio() -> None:
+    """A minute of transcribed audio; ten minutes at most of audio not transcribed yet."""
     conversation = Conversation()
-    ten_minutes = np.zeros(USER_AUDIO_SECONDS * 16_000 // 3, np.int16)
+    third = np.zeros(USER_AUDIO_SECONDS * 16_000 // 3, np.int16)
     for index in range(6):
-        conversation.hold_user_audio(f"user_{index}", ten_minutes)
-    assert list(conversation.user_audio) == ["user_3", "user_4", "user_5"]  # the latest turns' audio
+        item = MessageItem(id=f"heard_{index}", role="user", content=[InputAudioContentPart(transcript="words")])
+        conversation.insert(item)
+        conversation.hold_user_audio(item.id or "", third)
+    assert list(conversation.user_audio) == ["heard_3", "heard_4", "heard_5"]  # the latest turns' audio
+    unheard = np.zeros(UNHEARD_AUDIO_SECONDS * 16_000 // 4, np.int16)
+    for index in range(6):
+        item = MessageItem(id=f"unheard_{index}", role="user", content=[InputAudioContentPart(transcript=None)])
+        conversation.insert(item)
+        conversation.hold_user_audio(item.id or "", unheard)
+    assert list(conversation.user_audio) == ["unheard_2", "unheard_3", "unheard_4", "unheard_5"]
     for index in range(SPOKEN_KEPT + 5):
         conversation.hold_spoken(f"said_{index}", SpokenAudio(audio=bytearray(100)))
     assert len(conversation.spoken) == SPOKEN_KEPT and f"said_{SPOKEN_KEPT + 4}" in conversation.spoken

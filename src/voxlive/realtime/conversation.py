@@ -25,8 +25,11 @@ from .journal import Journal
 from .metrics import TurnMetrics
 from .speaker import SpokenAudio
 
-USER_AUDIO_SECONDS = 600
-"""The user audio a session keeps (for transcription and ``conversation.item.retrieve``); older turns' audio goes."""
+USER_AUDIO_SECONDS = 60
+"""The user audio a session keeps once transcribed (for ``conversation.item.retrieve``); older turns' audio goes."""
+UNHEARD_AUDIO_SECONDS = 600
+"""The user audio a session keeps at most, transcribed or not (a turn's audio is transcribed when a response needs
+it, or as it is committed when the session transcribes)."""
 SPOKEN_KEPT = 32
 """The assistant messages whose audio a session keeps (for truncation and retrieval), latest first."""
 
@@ -102,11 +105,21 @@ class Conversation:
             self._seq[item.id or ""] = place
 
     def hold_user_audio(self, item_id: str, audio: np.ndarray) -> None:
-        """Keep a committed turn's audio (16 kHz int16), forgetting the oldest turns' past the bound."""
+        """Keep a committed turn's audio (16 kHz int16), forgetting the oldest turns' past the bounds: audio
+        already transcribed past ``USER_AUDIO_SECONDS``, any past ``UNHEARD_AUDIO_SECONDS``."""
         self.user_audio[item_id] = audio
         total = sum(map(len, self.user_audio.values()))
-        while total > USER_AUDIO_SECONDS * 16_000 and len(self.user_audio) > 1:
-            total -= len(self.user_audio.pop(next(iter(self.user_audio))))
+        for old in list(self.user_audio)[:-1]:  # oldest first, never the newest
+            if total <= USER_AUDIO_SECONDS * 16_000:
+                break
+            if total > UNHEARD_AUDIO_SECONDS * 16_000 or self._transcribed(old):
+                total -= len(self.user_audio.pop(old))
+
+    def _transcribed(self, item_id: str) -> bool:
+        item = next((i for i in self._items if i.id == item_id), None)
+        return not isinstance(item, MessageItem) or all(
+            getattr(part, "transcript", "") is not None for part in item.content
+        )
 
     def hold_spoken(self, item_id: str, spoken: SpokenAudio) -> None:
         """Keep what an assistant message said aloud, forgetting the oldest past the bound."""
