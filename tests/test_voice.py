@@ -426,6 +426,21 @@ async def drain(client: Client) -> list[str]:
             return out
 
 
+def _microphone(timeline: np.ndarray, room: np.ndarray, user: np.ndarray | None, a: int, b: int) -> np.ndarray:
+    """Samples ``a:b`` of what the microphone hears: the loudspeaker's ``timeline`` 40 ms later through the room
+    (cut 40 ms after it ends), plus ``user`` from 1.5 s on. Only the part of the timeline that reaches these
+    samples is convolved, so each chunk costs the same however long the playback (the client keeps real time)."""
+    lo = max(0, a - len(room) + 1)
+    played = np.concatenate([np.zeros(960), timeline])[lo:b]
+    echo = np.convolve(np.pad(played, (0, b - lo - len(played))), room)[a - lo : b - lo]
+    echo[np.arange(a, b) >= len(timeline) + 960] = 0
+    if user is not None:
+        start, end = max(a, 36_000), min(b, 36_000 + len(user))
+        if start < end:
+            echo[start - a : end - a] += user[start - 36_000 : end - 36_000]
+    return echo
+
+
 async def speakerphone(client: Client, text: str, user: np.ndarray | None = None) -> list[dict]:
     """Play the agent's answer through a simulated room into the microphone, in real time.
 
@@ -470,11 +485,7 @@ async def speakerphone(client: Client, text: str, user: np.ndarray | None = None
         if chunk_index * 2400 > heard_until + 24_000 + 960:
             receiving.cancel()
             return events
-        mic = np.convolve(np.concatenate([np.zeros(960), timeline]), room)[: len(timeline) + 960]  # 40 ms later
-        if user is not None:
-            mic = np.pad(mic, (0, max(0, 36_000 + len(user) - len(mic))))
-            mic[36_000 : 36_000 + len(user)] += user
-        chunk = np.pad(mic[chunk_index * 2400 : (chunk_index + 1) * 2400], (0, 2400))[:2400]
+        chunk = _microphone(timeline, room, user, chunk_index * 2400, (chunk_index + 1) * 2400)
         await client.send(
             {"type": "input_audio_buffer.append", "audio": base64.b64encode(chunk.astype("<i2").tobytes()).decode()}
         )
