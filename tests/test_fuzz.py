@@ -16,6 +16,7 @@ import json
 import math
 import os
 import re
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -1096,6 +1097,14 @@ class Case:
     """The type whose acknowledgement is expected if the message is accepted."""
     event_id: str | None = None
     """The ``event_id`` an error must name."""
+    audio: float = 0.0
+    """The seconds of audio it holds, at most."""
+
+
+def audio_seconds(event: dict[str, Any]) -> float:
+    """The seconds of pcm16 audio (24 kHz, the fuzzed sessions' input) an event holds, at most."""
+    audio = event.get("audio")
+    return len(audio) * 3 / 4 / 48_000 if isinstance(audio, str) else 0.0
 
 
 def case_of(kind: str, event: dict[str, Any], ga: bool, frame: str | None = None) -> Case:
@@ -1103,7 +1112,7 @@ def case_of(kind: str, event: dict[str, Any], ga: bool, frame: str | None = None
     event_id = event.get("event_id")
     frame = json.dumps(event) if frame is None else frame
     named = isinstance(event_id, str) and not _lone_surrogate(event_id)
-    return Case(kind, frame, verdict, ack_kind, event_id if named else None)
+    return Case(kind, frame, verdict, ack_kind, event_id if named else None, audio_seconds(event))
 
 
 @st.composite
@@ -1168,6 +1177,10 @@ class Fuzzed:
         """Items created by the fuzzing (deleted after each example)."""
         self.count = itertools.count()
         self.log_offset = 0
+        self.audio_clock = 0.0
+        """How far the session's input audio has run ahead of real time, at most (the server refuses audio sent
+        more than a minute ahead)."""
+        self.opened = 0.0
 
     def __repr__(self) -> str:
         return f"<{self.name} session>"
@@ -1184,13 +1197,18 @@ class Fuzzed:
     def log(self) -> Path:
         return Path(self.server.process.args[-1]).parent / "server.log"  # type: ignore[index]
 
-    async def connect(self) -> Client:
-        if self.client is not None and self.client.connection.state is State.OPEN:
+    async def connect(self, audio: float = 0.0) -> Client:
+        """The connection, or a new one when the old one is closed or ``audio`` seconds more would run its audio clock
+        too far ahead."""
+        self.audio_clock += audio
+        ahead = self.audio_clock - (time.monotonic() - self.opened)
+        if self.client is not None and self.client.connection.state is State.OPEN and ahead < 30:
             return self.client
         if self.client is not None:
             await self.client.connection.close()
         connection = await websockets.connect(f"{self.server.ws}{ENDPOINTS[self.name]}", max_size=None)
         self.client = client = Client(connection)
+        self.opened, self.audio_clock = time.monotonic(), audio
         await client.until("conversation.created", timeout=30)
         self.items.clear()
         await client.send(baseline(self.ga))
@@ -1227,9 +1245,10 @@ class Fuzzed:
 
     async def check(self, case: Case) -> None:
         """Send a fuzzed message, check the answer, check the session still works, and clean up after it."""
-        client = await self.connect()
+        setups = SETUP.get(case.kind, [])
+        client = await self.connect(sum(map(audio_seconds, setups)) + case.audio)
         n = next(self.count)
-        for index, setup in enumerate(SETUP.get(case.kind, [])):
+        for index, setup in enumerate(setups):
             await client.send({**setup, "event_id": f"setup-{n}-{index}"})
         await client.send(case.frame)
         probe = f"probe_{n}"
