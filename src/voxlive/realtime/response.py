@@ -398,7 +398,7 @@ class ResponseRunner:
         if speaker is not None:
             spoken = await (speaker.cancel() if stop or self._muted else speaker.finish())
             assert isinstance(part, AudioContentPart)
-            part.transcript = spoken.transcript
+            part.transcript = spoken.heard_transcript  # (cut where a truncation said the client stopped playing)
         elif isinstance(part, TextContentPart):
             self.send(ServerEventResponseTextDone(**self._where(message), text=part.text))
         self._message = self._speaker = None
@@ -547,8 +547,9 @@ class ResponseRunner:
         fmt = self.response.output_audio_format or "pcm16"
         for item in self.response.output:
             spoken = self.conversation.spoken.get(item.id or "")
-            if spoken is not None and spoken.audio:
-                journal.recording(item.id or "", decode(bytes(spoken.audio), fmt), OUTPUT_RATES[fmt])
+            audio = spoken.heard_audio if spoken is not None else b""
+            if audio:
+                journal.recording(item.id or "", decode(audio, fmt), OUTPUT_RATES[fmt])
         await journal.flush()
 
 

@@ -72,7 +72,7 @@ from ..protocol import (
     validation_error,
     voice_name,
 )
-from ..speech.audio import OUTPUT_RATES, STAGE_RATE, duration_ms, encode
+from ..speech.audio import STAGE_RATE, duration_ms
 from ..speech.echo import EchoCanceller
 from ..speech.llm import LLM, LLMRequest, Message
 from ..speech.noise import NoiseSuppressor
@@ -90,7 +90,7 @@ from .mcp_servers import MCPServers, MCPTool
 from .metrics import Telemetry
 from .observer import ResponseObserver
 from .response import ResponsePlan, ResponseRunner
-from .speaker import SpeakOptions, StageFailed, voice_prosody
+from .speaker import SpeakOptions, SpokenAudio, StageFailed, voice_prosody
 from .turn import Turn
 
 log = logging.getLogger(__name__)
@@ -399,7 +399,7 @@ class RealtimeSession:
         if isinstance(item, MessageItem):
             for part in item.content:
                 if isinstance(part, AudioContentPart) and spoken is not None:
-                    part.audio = base64.b64encode(spoken.audio).decode()
+                    part.audio = base64.b64encode(spoken.heard_audio).decode()
                 elif isinstance(part, InputAudioContentPart) and part.audio is None:
                     part.audio = self.listener.stored_audio(event.item_id)
         self.send(ServerEventConversationItemRetrieved(item=item))
@@ -426,26 +426,20 @@ class RealtimeSession:
         )
 
     def truncate_audio(self, item: MessageItem, content_index: int, audio_end_ms: int) -> None:
-        """Cut an assistant audio part at ``audio_end_ms``: the transcript keeps the words that were heard."""
+        """Cut an assistant audio part at ``audio_end_ms``, anywhere within the audio sent so far (an earlier
+        truncation does not shorten that): the part keeps the words that were heard."""
         assert item.id is not None
-        spoken = self.conversation.spoken.get(item.id)
-        if spoken is None:
-            raise ProtocolError(f"Item '{item.id}' has no audio to truncate.", code="invalid_value", param="item_id")
+        spoken = self.conversation.spoken.get(item.id) or SpokenAudio()  # none: no audio of it was sent
         if audio_end_ms > spoken.duration_ms:
             raise ProtocolError(
-                f"audio_end_ms {audio_end_ms} is beyond the item's audio of {spoken.duration_ms} ms.",
+                f"audio_end_ms {audio_end_ms} is beyond the {spoken.duration_ms} ms of audio sent of item '{item.id}'.",
                 code="invalid_value",
                 param="audio_end_ms",
             )
-        heard = [w for w in spoken.words if w.start_ms + w.duration_ms / 2 <= audio_end_ms]
-        spoken.transcript = spoken.transcript[: heard[-1].char_end] if heard else ""
-        spoken.words = heard
-        fmt = self.session.output_audio_format or "pcm16"
-        spoken.audio = spoken.audio[: len(encode(np.zeros(OUTPUT_RATES[fmt] * audio_end_ms // 1000, np.int16), fmt))]
-        spoken.duration_ms = audio_end_ms
+        spoken.end_ms = audio_end_ms
         part = item.content[content_index]
         assert isinstance(part, AudioContentPart)
-        part.transcript = spoken.transcript
+        part.transcript = spoken.heard_transcript
         self.conversation.saved(item)
 
     async def _input_text_delta(self, event: ClientEventInputTextDelta) -> None:

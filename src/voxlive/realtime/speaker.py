@@ -78,14 +78,44 @@ def voice_prosody(voice: Voice | None, speed: float | None, param: str) -> Proso
 
 @dataclass
 class SpokenAudio:
-    """What a message said aloud: its transcript, and when each word was heard."""
+    """What a message said aloud, as it was sent: its transcript, when each word was heard, its audio; and where
+    the client stopped playing it (``end_ms``, set by a truncation), which cuts what the message holds."""
 
+    output_format: str = "pcm16"
     transcript: str = ""
+    """Everything sent (the transcript deltas together)."""
     words: list[WordTiming] = field(default_factory=list)
     """Offsets from the start of the message's audio; ``char_end`` indexes ``transcript``."""
-    duration_ms: int = 0
     audio: bytearray = field(default_factory=bytearray)
     """The audio sent, in the output format."""
+    end_ms: int | None = None
+    """Where the client stopped playing (``None``: it heard all that was sent)."""
+
+    @property
+    def duration_ms(self) -> int:
+        """How much audio was sent, to the millisecond (as the client counts it from the bytes it received)."""
+        samples = len(self.audio) // _sample_bytes(self.output_format)
+        return samples * 1000 // pcm.OUTPUT_RATES[self.output_format]
+
+    @property
+    def heard_transcript(self) -> str:
+        """The transcript of what was heard: all of it, or the words before ``end_ms`` (by their middle)."""
+        if self.end_ms is None:
+            return self.transcript
+        heard = [w for w in self.words if w.start_ms + w.duration_ms / 2 <= self.end_ms]
+        return self.transcript[: heard[-1].char_end] if heard else ""
+
+    @property
+    def heard_audio(self) -> bytes:
+        """The audio that was heard: all of it, or up to ``end_ms``."""
+        if self.end_ms is None:
+            return bytes(self.audio)
+        samples = pcm.OUTPUT_RATES[self.output_format] * self.end_ms // 1000
+        return bytes(self.audio[: samples * _sample_bytes(self.output_format)])
+
+
+def _sample_bytes(output_format: str) -> int:
+    return 1 if output_format.startswith("g711") else 2
 
 
 _MARKUP = re.compile(r"(\*\*|__|(?<!\s)\*|\*(?!\s)|`+|^#{1,6}\s+|^\s*[-*•]\s+|^\s*>\s?)", re.MULTILINE)
@@ -157,7 +187,7 @@ class Speaker:
         self.where = where
         self.send = send
         self.on_audio = on_audio
-        self.spoken = SpokenAudio()
+        self.spoken = SpokenAudio(options.output_format)
         self._chunker = chunker_for(options)
         self._pieces: deque[_Piece] = deque()
         self._arrived = asyncio.Event()
@@ -300,15 +330,15 @@ class Speaker:
         if self.metrics is not None and self.metrics.first_audio is None:
             self.metrics.first_audio = time.monotonic()
         block_start_ms = start_ms + offset * 1000 // self._rate
-        self.spoken.duration_ms = start_ms + (offset + len(block)) * 1000 // self._rate
+        block_end_ms = start_ms + (offset + len(block)) * 1000 // self._rate
         if self.options.visemes or self.options.blendshapes:
             for viseme in speech.visemes:
                 at = start_ms + viseme.offset_ms
-                if block_start_ms <= at < self.spoken.duration_ms:
+                if block_start_ms <= at < block_end_ms:
                     self._viseme(Viseme(at, viseme.viseme_id))
         if self.options.blendshapes:
             first = self._animator.frame_index
-            frames = self._animator.frames(self._visemes, self.spoken.duration_ms)
+            frames = self._animator.frames(self._visemes, block_end_ms)
             if len(frames):
                 self.send(
                     ServerEventResponseAnimationBlendshapesDelta(
