@@ -6,10 +6,12 @@ import json
 
 from azure.ai.voicelive.aio import connect
 from azure.ai.voicelive.models import (
+    AssistantMessageItem,
     FunctionCallOutputItem,
     FunctionTool,
     InputTextContentPart,
     Modality,
+    OutputTextContentPart,
     RequestSession,
     ResponseCreateParams,
     UserMessageItem,
@@ -107,6 +109,35 @@ async def test_azure_voicelive_sdk_text_conversation(server: Server) -> None:
             assert event.type == "error"
             assert event.error.event_id == "evt_bad" and event.error.code == "item_not_found"
             break
+
+
+async def test_azure_voicelive_sdk_truncates_a_cancelled_spoken_reply(server: Server) -> None:
+    """The SDK's truncate right after its cancel, then again after the cancelled response is done, at all the
+    audio it received (more than at the first truncate)."""
+    story = "One two three four five. Six seven eight nine ten. Eleven twelve thirteen fourteen fifteen."
+    message = AssistantMessageItem(content=[OutputTextContentPart(text=story)])
+    async with connect(endpoint=server.http, credential=AzureKeyCredential("any-key"), model="voxlive-local") as conn:
+        await conn.response.create(response=ResponseCreateParams(pre_generated_assistant_message=message))
+        received = 0
+        item_id = ""
+        truncated: list[int] = []
+        async for event in conn:
+            assert event.type != "error", event
+            if event.type == "response.audio.delta":
+                received += len(event.delta)
+                if not item_id:
+                    item_id = event.item_id
+                    await conn.response.cancel()
+                    await conn.conversation.item.truncate(item_id=item_id, audio_end_ms=received // 48, content_index=0)
+                    played = received // 48
+            if event.type == "conversation.item.truncated":
+                truncated.append(event.audio_end_ms)
+            if event.type == "response.done":
+                assert event.response.status == "cancelled"
+                await conn.conversation.item.truncate(item_id=item_id, audio_end_ms=received // 48, content_index=0)
+            if len(truncated) == 2:
+                break
+        assert truncated == [played, received // 48] and played < received // 48
 
 
 async def test_openai_sdk_text_conversation(server: Server) -> None:
