@@ -7,6 +7,7 @@ import base64
 import io
 import json
 import threading
+import urllib.request
 import wave
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -62,6 +63,15 @@ async def test_a_failing_tts_fails_the_response_and_the_session_goes_on(remote_t
         events = await client.until("response.done")
         assert events[-1]["response"]["status"] in ("completed", "incomplete")
         assert any(e["type"] == "response.audio.delta" for e in events)
+
+
+async def test_voices_of_an_openai_compatible_tts_are_the_configured_ones(remote_tts: Server) -> None:
+    with urllib.request.urlopen(f"{remote_tts.http}/voices", timeout=10) as answer:
+        listed = json.loads(answer.read())
+    assert listed == {
+        "default": "alloy",
+        "voices": [{"name": "alloy", "language": None}, {"name": "broken", "language": None}],
+    }
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from starlette.testclient import WebSocketDenialResponse
 from websockets.exceptions import InvalidStatus
 
 from conftest import Client, Server, start_server, stop_server, until_idle
+from voxlive.speech.assets import piper_voice_path
 
 
 def test_health_answers_once_the_models_are_loaded(server: Server) -> None:
@@ -29,7 +30,8 @@ def keyed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     running = start_server(
         tmp_path_factory.mktemp("keyed"),
         '[server]\napi_keys = ["s3cret", "other"]\nmax_sessions = 3\nmax_sessions_per_key = 2\n'
-        'allowed_origins = ["https://app.example.com"]\n[llm]\ncontext_tokens = 1024\n',
+        'allowed_origins = ["https://app.example.com"]\n[llm]\ncontext_tokens = 1024\n'
+        f'[tts]\nvoices = {{ joe = {json.dumps(str(piper_voice_path()))} }}\naliases = {{ nova = "joe" }}\n',
     )
     yield running
     stop_server(running)
@@ -64,6 +66,44 @@ async def test_a_valid_key_in_header_query_or_bearer_is_accepted(
 ) -> None:
     async with websockets.connect(f"{keyed_server.ws}{path}{query}", additional_headers=headers) as ws:
         assert json.loads(await ws.recv())["type"] == "session.created"
+
+
+def get_json(url: str, headers: dict[str, str]) -> tuple[int, dict]:
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+async def test_voices_lists_exactly_the_voices_a_session_may_set(keyed_server: Server) -> None:
+    """The bundled voice, the configured ones and their aliases, for holders of a key; each is accepted by
+    ``session.update``, and a voice not listed (an OpenAI name, once the aliases are configured) is not."""
+    url = f"{keyed_server.http}/voices"
+    for headers in ({}, {"api-key": "wrong"}):
+        status, body = await asyncio.to_thread(get_json, url, headers)
+        assert status == 401 and body["error"]["code"] == "invalid_api_key"
+    status, body = await asyncio.to_thread(get_json, url, {"api-key": "s3cret"})
+    assert status == 200
+    assert body == {
+        "default": "en_US-joe-medium",
+        "voices": [{"name": name, "language": "en_US"} for name in ("en_US-joe-medium", "joe", "nova")],
+    }
+    await until_idle(keyed_server)
+    async with websockets.connect(f"{keyed_server.ws}/voice-live/realtime?api-key=s3cret") as ws:
+        client = Client(ws)
+        created = await client.until("session.created")
+        assert created[-1]["session"]["voice"] == body["default"]
+        for voice in [v["name"] for v in body["voices"]] + ["alloy"]:
+            await client.send({"type": "session.update", "session": {"voice": voice}})
+            answer = await client.recv()
+            while answer["type"] not in ("session.updated", "error"):
+                answer = await client.recv()
+            if voice == "alloy":
+                assert answer["type"] == "error" and answer["error"]["param"] == "session.voice"
+            else:
+                assert answer["type"] == "session.updated" and answer["session"]["voice"] == voice
 
 
 async def test_the_session_limits_refuse_one_more_per_key_and_per_server(keyed_server: Server) -> None:

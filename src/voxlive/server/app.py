@@ -106,6 +106,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         turns = [turn.as_dict() for turn in session.conversation.turns]
         return JSONResponse({"session_id": session_id, "turns": turns})
 
+    async def voices(request: Request, owner: str) -> Response:
+        """The voices a session may set (those ``session.update`` accepts) and the one it has when it sets none."""
+        tts = engine.tts
+        listed = [{"name": name, "language": tts.voice_language(name)} for name in tts.voice_names()]
+        return JSONResponse({"default": engine.default_voice, "voices": listed})
+
     async def conversation(request: Request, owner: str) -> Response:
         """A stored conversation (its items, turn timings and recordings); ``DELETE`` deletes it."""
         conversation_id = request.path_params["conversation_id"]
@@ -181,6 +187,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             Route("/health", health),
             Route("/metrics", public_metrics if settings.server.public_metrics else keyed(metrics, ready=False)),
             Route("/sessions/{session_id}/turns", keyed(session_turns, ready=False)),
+            Route("/voices", keyed(voices, ready=False)),
             Route("/conversations/{conversation_id}", keyed(conversation), methods=["GET", "DELETE"]),
             Route("/conversations/{conversation_id}/items/{item_id}/audio", keyed(recording)),
             Route("/v1/audio/speech", keyed(lambda request, owner: speech(request, engine)), methods=["POST"]),

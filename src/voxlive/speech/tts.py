@@ -48,6 +48,10 @@ class TTS(Protocol):
         """The voices a session may ask for (aliases included)."""
         ...
 
+    def voice_language(self, voice: str) -> str | None:
+        """The language a voice speaks (``en_US``), if it is known."""
+        ...
+
     async def synthesize(self, text: str, voice: str, prosody: Prosody = NORMAL, urgent: bool = False) -> Speech:
         """``text`` spoken; ``urgent`` when the user is waiting for it (the first piece of a reply)."""
         ...
@@ -78,6 +82,15 @@ class PiperTTS:
 
     def voice_names(self) -> list[str]:
         return [*self.voices, *self.aliases]
+
+    def voice_language(self, voice: str) -> str | None:
+        """The language in the voice's config (``language.code``), if it says."""
+        path = self.voices[self.resolve(voice)]
+        try:
+            code = json.loads(Path(f"{path}.json").read_text(encoding="utf-8"))["language"]["code"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return code if isinstance(code, str) else None
 
     def resolve(self, voice: str) -> str:
         name = self.aliases.get(voice, voice)
@@ -187,6 +200,10 @@ class OpenAICompatibleTTS:
 
     def voice_names(self) -> list[str]:
         return list(self.voices)
+
+    def voice_language(self, voice: str) -> str | None:
+        """Not known: the service does not say."""
+        return None
 
     async def synthesize(self, text: str, voice: str, prosody: Prosody = NORMAL, urgent: bool = False) -> Speech:
         answer = await Deadline(self.timeout).wait(
