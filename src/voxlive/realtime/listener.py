@@ -54,9 +54,17 @@ from .turn_settings import TurnSettings
 
 log = logging.getLogger(__name__)
 
+_transcribing = 0
+"""Transcriptions waiting or running, of every session."""
+
 MIN_COMMIT_MS = 100
 ARRIVALS_KEPT = 500
 PARTIAL_EVERY_MS = 700
+PARTIALS_YIELD_AT = 2
+"""Partial transcripts are skipped while this many transcriptions (of every session) are waiting or running:
+they only show words early, and under load the transcripts that end turns come first."""
+TRANSCRIPTS_KEPT = 16
+"""Finished transcriptions kept by item id, the newest (older items keep their transcript in the item)."""
 TRAILING_MS = 100
 """Silence kept after the speech in the transcription made at a pause."""
 RESUMED_MS = 400
@@ -376,6 +384,8 @@ class Listener:
             return
         if self.detector.silence_start is not None or (turn.job is not None and not turn.job.done()):
             return
+        if _transcribing >= PARTIALS_YIELD_AT:
+            return
         if self.buffer.end - turn.job_end >= ms_to_samples(PARTIAL_EVERY_MS):
             self._transcribe_turn(turn)
 
@@ -432,6 +442,8 @@ class Listener:
         if (task is None or failed) and item_id in self.conversation.user_audio:
             item = self.conversation.get(item_id)
             assert isinstance(item, MessageItem)
+            if task is None and all(getattr(part, "transcript", None) is not None for part in item.content):
+                return None  # transcribed long ago
             task = self._start_transcript(item)
         return task
 
@@ -441,6 +453,9 @@ class Listener:
         task = turn.speculative if turn is not None else None
         task = task or asyncio.ensure_future(self._transcribe(self.conversation.user_audio[item.id]))
         self.transcripts[item.id] = task
+        finished = [key for key, kept in self.transcripts.items() if _succeeded(kept)]
+        for key in finished[:-TRANSCRIPTS_KEPT]:
+            del self.transcripts[key]
         metrics = next((m for m in reversed(self.conversation.turns) if m.item_id == item.id), None)
         if metrics is not None and task.done() and turn is not None:
             metrics.transcript = turn.transcribed_at  # ready at the pause, before the turn ended
@@ -456,7 +471,12 @@ class Listener:
             prompt = ", ".join(options.phrase_list) + (f". {prompt}" if prompt else "")
         stt = self.stt_for(options)
         language = options.language if options else None
-        return await stt.transcribe(pcm.to_float(audio), language=language, prompt=prompt, urgent=urgent)
+        global _transcribing
+        _transcribing += 1
+        try:
+            return await stt.transcribe(pcm.to_float(audio), language=language, prompt=prompt, urgent=urgent)
+        finally:
+            _transcribing -= 1
 
     def _transcribed(self, item: MessageItem, task: asyncio.Task[Transcript], said: str) -> None:
         if task.cancelled():
@@ -548,3 +568,7 @@ def log_failure(task: asyncio.Future[None]) -> None:
     """A done-callback for background tasks nobody awaits: their failure is logged, not lost."""
     if not task.cancelled() and task.exception() is not None:
         log.error("background task failed: %s", task.exception())
+
+
+def _succeeded(task: asyncio.Future[Any]) -> bool:
+    return task.done() and not task.cancelled() and task.exception() is None
