@@ -23,6 +23,7 @@ from ..protocol.dialects import OPENAI_GA, VOICELIVE, Dialect
 from ..realtime.engine import Engine
 from .connection import serve_connection
 from .gate import HIDE_KEYS, Gate
+from .memory import MemoryTrimmer
 from .speech_api import api_error, speech, transcriptions
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     settings = settings or Settings()
     engine = engine or Engine(settings)
     gate = Gate(settings.server)
+    trimmer = MemoryTrimmer()
     loading: dict[str, asyncio.Task[None]] = {}
     for name in ("uvicorn.access", "uvicorn.error"):
         logging.getLogger(name).addFilter(HIDE_KEYS)
@@ -63,6 +65,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         async with gate.session(websocket, engine.ready.is_set()) as owner:
             if owner is not None:
                 await serve_connection(websocket, engine, dialect, owner)
+                trimmer.session_ended()
 
     async def agent(websocket: WebSocket, video: bool) -> None:
         """The VoiceAgent / VideoAgent WebSocket protocol: one agent per connection, on the server's engine."""
@@ -83,6 +86,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                 await voice_agent.handle_socket(websocket)
             finally:
                 await voice_agent.destroy()
+            trimmer.session_ended()
 
     async def health(request: Request) -> Response:
         if gate.draining:
@@ -159,6 +163,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         yield
         loading["models"].cancel()
         purging.cancel()
+        trimmer.close()
         await engine.close()
 
     async def voicelive(websocket: WebSocket) -> None:
