@@ -11,6 +11,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +19,17 @@ import websockets
 from websockets.exceptions import InvalidStatus
 
 from conftest import Client, Server
+from voxlive.config import Settings
+from voxlive.protocol import (
+    ClientEventConversationItemDelete,
+    ClientEventSessionUpdate,
+    ServerEvent,
+    ServerEventError,
+    ServerEventSessionUpdated,
+)
+from voxlive.realtime.engine import Engine
 from voxlive.speech import files
+from voxlive.speech.vad import SileroVAD
 
 
 async def assert_session_still_works(client: Client) -> None:
@@ -429,3 +440,28 @@ async def test_paths_are_no_model_or_voice_names(server: Server, path: str) -> N
         async with websockets.connect(f"{server.ws}/voice-live/realtime?{urllib.parse.urlencode({'model': path})}"):
             pass
     assert refused.value.response.status_code == 400
+
+
+async def test_a_handler_that_fails_is_answered_with_a_server_error_and_the_session_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A handler that raises stands for a bug no client event can cause today: the fault is made by replacing
+    the ``conversation.item.delete`` handler of an in-process session."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    engine = Engine(Settings(), llm=object())  # type: ignore[arg-type]
+    engine.vad = SileroVAD()
+    sent: list[ServerEvent] = []
+    session = engine.create_session(sent.append)
+
+    async def broken(event: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setitem(session._handlers, "conversation.item.delete", broken)
+    await session.handle(ClientEventConversationItemDelete(event_id="evt_1", item_id="item_x"))
+    await session.handle(ClientEventSessionUpdate(event_id="evt_2", session={"instructions": "Be brief."}))
+    error, updated = sent[-2:]
+    assert isinstance(error, ServerEventError) and error.error.code == "server_error"
+    assert error.error.event_id == "evt_1" and "conversation.item.delete" in error.error.message
+    assert isinstance(updated, ServerEventSessionUpdated) and updated.session.instructions == "Be brief."
+    await session.close()
+    await engine.close()

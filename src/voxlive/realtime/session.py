@@ -267,6 +267,10 @@ class RealtimeSession:
             await handler(event)
         except ProtocolError as exc:
             self.error(exc, event.event_id)
+        except Exception:
+            log.exception("handling %s failed", event.type)
+            message = f"The server failed to handle the '{event.type}' event; the session goes on."
+            self.error(ProtocolError(message, code="server_error", type="server_error"), event.event_id)
 
     def error(self, exc: ProtocolError, event_id: str | None = None) -> None:
         self.send(
