@@ -71,9 +71,23 @@ def espeak(text: str, rate: int, voice: str = "en-us", words_per_minute: int = 1
 
     with tempfile.NamedTemporaryFile(suffix=".wav") as out:
         subprocess.run(["espeak-ng", "-v", voice, "-s", str(words_per_minute), "-w", out.name, text], check=True)
-        with wave.open(out.name) as wav:
-            audio = np.frombuffer(wav.readframes(wav.getnframes()), "<i2").astype(np.int16)
-            return resample(audio, wav.getframerate(), rate)
+        audio, source_rate = read_wav(Path(out.name))
+        return resample(audio, source_rate, rate)
+
+
+def read_wav(path: Path) -> tuple[np.ndarray, int]:
+    """A mono 16-bit WAV file: int16 samples and the sample rate."""
+    with wave.open(str(path)) as wav:
+        return np.frombuffer(wav.readframes(wav.getnframes()), "<i2").astype(np.int16), wav.getframerate()
+
+
+def write_wav(path: Path, audio: np.ndarray, rate: int) -> None:
+    """int16 ``audio`` as a mono 16-bit WAV file."""
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(audio.astype("<i2").tobytes())
 
 
 async def speech(piper: PiperTTS, text: str, voice: str) -> np.ndarray:
@@ -158,8 +172,9 @@ def summary(values: list[float]) -> dict[str, float | int]:
     return {"n": len(values), "p50": float(p50), "p95": float(p95), "mean": float(np.mean(values))}
 
 
-def write_results(name: str, data: dict[str, object]) -> Path:
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"{name}.json"
+def write_results(name: str, data: dict[str, object], path: Path | None = None) -> Path:
+    """Write ``data`` (with the machine's cores) to ``path``, by default ``benchmarks/results/NAME.json``."""
+    path = path or RESULTS / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"machine": {"cpus": os.cpu_count()}, **data}, indent=2, default=float))
     return path
