@@ -60,6 +60,8 @@ def server(config: str = "", source: str | None = None) -> Iterator[str]:
             time.sleep(0.3)
         yield f"ws://127.0.0.1:{port}"
     finally:
+        if process.poll() is not None:
+            print(f"note: the server had exited (code {process.returncode})", file=sys.stderr)
         process.terminate()
         process.wait(timeout=20)
         os.unlink(file.name)
@@ -101,21 +103,21 @@ async def speech(piper: PiperTTS, text: str, voice: str) -> np.ndarray:
     return resample(spoken.audio, spoken.sample_rate, STAGE_RATE)
 
 
-_ONES = (
+ONES = (
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
     "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen",
 )  # fmt: skip
-_TENS = ("twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+TENS = ("twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
 
 
 def number_words(n: int) -> str:
     """``n`` (below a thousand) in English words; larger ones as digits."""
     if n < 20:
-        return _ONES[n]
+        return ONES[n]
     if n < 100:
-        return _TENS[n // 10 - 2] + ("" if n % 10 == 0 else " " + _ONES[n % 10])
+        return TENS[n // 10 - 2] + ("" if n % 10 == 0 else " " + ONES[n % 10])
     if n < 1000:
-        return _ONES[n // 100] + " hundred" + ("" if n % 100 == 0 else " " + number_words(n % 100))
+        return ONES[n // 100] + " hundred" + ("" if n % 100 == 0 else " " + number_words(n % 100))
     return str(n)
 
 
