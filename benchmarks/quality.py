@@ -249,7 +249,7 @@ async def tool_request(url: str, tools: list[dict[str, Any]], request: dict[str,
 
         async def until(kind: str) -> dict[str, Any]:
             while True:
-                event = json.loads(await asyncio.wait_for(ws.recv(), REPLY_TIMEOUT_S * 2))
+                event: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), REPLY_TIMEOUT_S * 2))
                 if event["type"] == "error":
                     errors.append(event["error"].get("message", ""))
                 if event["type"] == kind:
