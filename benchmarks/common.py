@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -14,8 +15,12 @@ import urllib.request
 import wave
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from voxlive.speech.tts import PiperTTS
 
 RESULTS = Path(__file__).parent / "results"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -55,6 +60,8 @@ def server(config: str = "", source: str | None = None) -> Iterator[str]:
             time.sleep(0.3)
         yield f"ws://127.0.0.1:{port}"
     finally:
+        if process.poll() is not None:
+            print(f"note: the server had exited (code {process.returncode})", file=sys.stderr)
         process.terminate()
         process.wait(timeout=20)
         os.unlink(file.name)
@@ -66,9 +73,86 @@ def espeak(text: str, rate: int, voice: str = "en-us", words_per_minute: int = 1
 
     with tempfile.NamedTemporaryFile(suffix=".wav") as out:
         subprocess.run(["espeak-ng", "-v", voice, "-s", str(words_per_minute), "-w", out.name, text], check=True)
-        with wave.open(out.name) as wav:
-            audio = np.frombuffer(wav.readframes(wav.getnframes()), "<i2").astype(np.int16)
-            return resample(audio, wav.getframerate(), rate)
+        audio, source_rate = read_wav(Path(out.name))
+        return resample(audio, source_rate, rate)
+
+
+def read_wav(path: Path) -> tuple[np.ndarray, int]:
+    """A mono 16-bit WAV file: int16 samples and the sample rate."""
+    with wave.open(str(path)) as wav:
+        return np.frombuffer(wav.readframes(wav.getnframes()), "<i2").astype(np.int16), wav.getframerate()
+
+
+def write_wav(path: Path, audio: np.ndarray, rate: int) -> None:
+    """int16 ``audio`` as a mono 16-bit WAV file."""
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(audio.astype("<i2").tobytes())
+
+
+async def speech(piper: PiperTTS, text: str, voice: str) -> np.ndarray:
+    """``text`` spoken by Piper (``voice`` "piper", no variation) or an espeak-ng voice, int16 at 16 kHz."""
+    from voxlive.speech.audio import STAGE_RATE, resample
+    from voxlive.speech.prosody import Prosody
+
+    if voice != "piper":
+        return espeak(text, STAGE_RATE, voice)
+    spoken = await piper.synthesize(text, prosody=Prosody(variation=0))
+    return resample(spoken.audio, spoken.sample_rate, STAGE_RATE)
+
+
+ONES = (
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+    "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen",
+)  # fmt: skip
+TENS = ("twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+
+
+def number_words(n: int) -> str:
+    """``n`` (below a thousand) in English words; larger ones as digits."""
+    if n < 20:
+        return ONES[n]
+    if n < 100:
+        return TENS[n // 10 - 2] + ("" if n % 10 == 0 else " " + ONES[n % 10])
+    if n < 1000:
+        return ONES[n // 100] + " hundred" + ("" if n % 100 == 0 else " " + number_words(n % 100))
+    return str(n)
+
+
+def normalized(text: str) -> list[str]:
+    """Words to compare: lowercase, no punctuation, numbers spelt out, British and American spelling alike."""
+    text = re.sub(
+        r"\d+", lambda m: " " + number_words(int(m.group())) + " ", text.lower().replace("favourite", "favorite")
+    )
+    return re.findall(r"[a-z']+", text.replace("'s", " is").replace("\u2019", "'"))
+
+
+def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
+    """(substitutions + deletions + insertions, words in the reference)."""
+    ref, hyp = normalized(reference), normalized(hypothesis)
+    row = list(range(len(hyp) + 1))
+    for i, word in enumerate(ref, 1):
+        previous, row[0] = row[0], i
+        for j, heard in enumerate(hyp, 1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (word != heard))
+    return row[-1], len(ref)
+
+
+def pink_noise(length: int, seed: int) -> np.ndarray:
+    """Pink (1/f) noise of unit RMS."""
+    spectrum = np.fft.rfft(np.random.default_rng(seed).standard_normal(length))
+    spectrum /= np.sqrt(np.maximum(np.arange(len(spectrum)), 1))
+    noise = np.fft.irfft(spectrum, length)
+    return noise / np.sqrt(np.mean(noise**2))
+
+
+def with_noise(audio: np.ndarray, snr_db: float, seed: int) -> np.ndarray:
+    """int16 ``audio`` with pink noise mixed in at ``snr_db`` (the same noise for the same seed)."""
+    signal = audio.astype(np.float64)
+    level = np.sqrt(np.mean(signal**2)) / 10 ** (snr_db / 20)
+    return np.clip(signal + pink_noise(len(signal), seed) * level, -32768, 32767).astype(np.int16)
 
 
 def percentile_table(title: str, rows: dict[str, list[float]], unit: str = "ms") -> str:
@@ -90,8 +174,9 @@ def summary(values: list[float]) -> dict[str, float | int]:
     return {"n": len(values), "p50": float(p50), "p95": float(p95), "mean": float(np.mean(values))}
 
 
-def write_results(name: str, data: dict[str, object]) -> Path:
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"{name}.json"
+def write_results(name: str, data: dict[str, object], path: Path | None = None) -> Path:
+    """Write ``data`` (with the machine's cores) to ``path``, by default ``benchmarks/results/NAME.json``."""
+    path = path or RESULTS / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"machine": {"cpus": os.cpu_count()}, **data}, indent=2, default=float))
     return path

@@ -12,7 +12,6 @@ import asyncio
 import base64
 import json
 import time
-import wave
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import websockets
+from common import read_wav
 
 from voxlive.speech.audio import resample
 
@@ -47,9 +47,8 @@ def load_questions(count: int | None = None) -> list[Question]:
     listing = json.loads((DATA / "questions.json").read_text())
     out = []
     for entry in listing[:count]:
-        with wave.open(str(DATA / entry["file"])) as wav:
-            audio = np.frombuffer(wav.readframes(wav.getnframes()), "<i2").astype(np.int16)
-            audio = resample(audio, wav.getframerate(), RATE)
+        audio, rate = read_wav(DATA / entry["file"])
+        audio = resample(audio, rate, RATE)
         end = len(audio) - RATE * entry["margin_ms"] // 1000
         out.append(Question(entry["text"], entry["voice"], entry["speech_ms"], audio, end))
     return out
@@ -59,7 +58,7 @@ def _append(samples: np.ndarray) -> str:
     return json.dumps({"type": "input_audio_buffer.append", "audio": base64.b64encode(samples.tobytes()).decode()})
 
 
-_MESSAGES: dict[tuple[str, int], list[str]] = {}  # (question text, chunk length) → its append messages
+_MESSAGES: dict[tuple[str, str, int, int], list[str]] = {}  # (text, voice, audio hash, chunk) → append messages
 
 
 @dataclass
@@ -92,9 +91,16 @@ class Session:
 
     @classmethod
     async def open(
-        cls, url: str, turn_detection: dict[str, Any], *, chunk_ms: int = 40, instructions: str | None = None
+        cls,
+        url: str,
+        turn_detection: dict[str, Any],
+        *,
+        chunk_ms: int = 40,
+        instructions: str | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> Session:
-        """Connect, read ``session.created``, configure pcm16 at 24 kHz in and out, wait for ``session.updated``."""
+        """Connect, read ``session.created``, configure pcm16 at 24 kHz in and out (and ``extra`` session
+        fields), wait for ``session.updated``."""
         ws = await websockets.connect(f"{url}/voice-live/realtime", max_size=None, open_timeout=60)
         session = cls(ws, RATE * chunk_ms // 1000)
         created = json.loads(await ws.recv())
@@ -105,6 +111,7 @@ class Session:
                                   "input_audio_sampling_rate": RATE, "output_audio_format": "pcm16"}  # fmt: skip
         if instructions is not None:
             config["instructions"] = instructions
+        config.update(extra or {})
         await ws.send(json.dumps({"type": "session.update", "session": config}))
         while (event := json.loads(await ws.recv()))["type"] != "session.updated":
             if event["type"] == "error":
@@ -146,14 +153,14 @@ class Session:
         return times
 
     def _messages(self, question: Question) -> list[str]:
-        key = (question.text, self.chunk)
+        key = (question.text, question.voice, hash(question.audio.tobytes()), self.chunk)
         if key not in _MESSAGES:
             padded = np.pad(question.audio, (0, -len(question.audio) % self.chunk))
             _MESSAGES[key] = [_append(padded[i : i + self.chunk]) for i in range(0, len(padded), self.chunk)]
         return _MESSAGES[key]
 
     def _silence(self) -> str:
-        key = ("", self.chunk)
+        key = ("", "", 0, self.chunk)
         if key not in _MESSAGES:
             _MESSAGES[key] = [_append(np.zeros(self.chunk, np.int16))]
         return _MESSAGES[key][0]

@@ -11,13 +11,12 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import wave
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import espeak
+from common import espeak, write_wav
 
 from voxlive.speech.audio import resample
 from voxlive.speech.tts import PiperTTS
@@ -53,11 +52,19 @@ def speech_bounds(audio: np.ndarray, frame: int = RATE // 100) -> tuple[int, int
     return int(loud[0]) * frame, (int(loud[-1]) + 1) * frame
 
 
+def trimmed(audio: np.ndarray) -> tuple[np.ndarray, int]:
+    """16 kHz ``audio`` cut to its speech with ``MARGIN_MS`` each side (silence where the recording had none),
+    and the speech's duration in ms."""
+    margin = RATE * MARGIN_MS // 1000
+    start, end = speech_bounds(audio)
+    padded = np.concatenate([np.zeros(margin, np.int16), audio, np.zeros(margin, np.int16)])
+    return padded[start : end + 2 * margin], (end - start) * 1000 // RATE  # [start - margin, end + margin)
+
+
 async def main() -> None:
     DATA.mkdir(exist_ok=True)
     piper = PiperTTS()
     await piper.load()
-    margin = RATE * MARGIN_MS // 1000
     listing = []
     for index, text in enumerate(QUESTIONS):
         voice = "espeak" if index % 2 else "piper"
@@ -66,16 +73,9 @@ async def main() -> None:
             audio = resample(spoken.audio, spoken.sample_rate, RATE)
         else:
             audio = espeak(text, RATE)
-        start, end = speech_bounds(audio)
-        padded = np.concatenate([np.zeros(margin, np.int16), audio, np.zeros(margin, np.int16)])
-        clip = padded[start : end + 2 * margin]  # [start - margin, end + margin) of the original
+        clip, speech_ms = trimmed(audio)
         name = f"q{index + 1:02d}_{voice}.wav"
-        with wave.open(str(DATA / name), "wb") as out:
-            out.setnchannels(1)
-            out.setsampwidth(2)
-            out.setframerate(RATE)
-            out.writeframes(clip.astype("<i2").tobytes())
-        speech_ms = (end - start) * 1000 // RATE
+        write_wav(DATA / name, clip, RATE)
         listing.append({"file": name, "text": text, "voice": voice, "speech_ms": speech_ms, "margin_ms": MARGIN_MS})
         print(f"{name:<18} {speech_ms:>5} ms  {text}")
     (DATA / "questions.json").write_text(json.dumps(listing, indent=2) + "\n")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import sys
 import time
 from pathlib import Path
@@ -22,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import espeak, percentile_table, summary, write_results
+from common import espeak, percentile_table, speech, summary, with_noise, word_errors, write_results
 from make_questions import QUESTIONS
 from turns import COMPLETE, PAUSE_MS, PAUSED
 
@@ -35,53 +34,6 @@ VOICES = ("piper", "en-us", "en-gb-scotland+m3", "en-us+f3")
 NOISE_SNR_DB = 15
 RECOGNIZERS = ("tiny.en/1", "tiny.en/5", "base/1", "moonshine-tiny/1", "moonshine-tiny/2", "moonshine-tiny/3")
 """Recognizer/beam width."""
-_ONES = (
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
-    "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen",
-)  # fmt: skip
-_TENS = ("twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
-
-
-def number_words(n: int) -> str:
-    if n < 20:
-        return _ONES[n]
-    if n < 100:
-        return _TENS[n // 10 - 2] + ("" if n % 10 == 0 else " " + _ONES[n % 10])
-    if n < 1000:
-        return _ONES[n // 100] + " hundred" + ("" if n % 100 == 0 else " " + number_words(n % 100))
-    return str(n)
-
-
-def normalized(text: str) -> list[str]:
-    """Words to compare: lowercase, no punctuation, numbers spelt out, British and American spelling alike."""
-    text = re.sub(
-        r"\d+", lambda m: " " + number_words(int(m.group())) + " ", text.lower().replace("favourite", "favorite")
-    )
-    return re.findall(r"[a-z']+", text.replace("'s", " is").replace("\u2019", "'"))
-
-
-def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
-    """(substitutions + deletions + insertions, words in the reference)."""
-    ref, hyp = normalized(reference), normalized(hypothesis)
-    row = list(range(len(hyp) + 1))
-    for i, word in enumerate(ref, 1):
-        previous, row[0] = row[0], i
-        for j, heard in enumerate(hyp, 1):
-            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (word != heard))
-    return row[-1], len(ref)
-
-
-def pink_noise(length: int, seed: int) -> np.ndarray:
-    spectrum = np.fft.rfft(np.random.default_rng(seed).standard_normal(length))
-    spectrum /= np.sqrt(np.maximum(np.arange(len(spectrum)), 1))
-    noise = np.fft.irfft(spectrum, length)
-    return noise / np.sqrt(np.mean(noise**2))
-
-
-def with_noise(audio: np.ndarray, snr_db: float, seed: int) -> np.ndarray:
-    speech = audio.astype(np.float64)
-    level = np.sqrt(np.mean(speech**2)) / 10 ** (snr_db / 20)
-    return np.clip(speech + pink_noise(len(speech), seed) * level, -32768, 32767).astype(np.int16)
 
 
 async def utterances() -> list[dict[str, object]]:
@@ -111,13 +63,6 @@ async def utterances() -> list[dict[str, object]]:
                 {"text": f"{first} {second}", "voice": voice, "condition": "pause inside", "audio": to_float(audio)}
             )
     return out
-
-
-async def speech(piper: PiperTTS, text: str, voice: str) -> np.ndarray:
-    if voice != "piper":
-        return espeak(text, STAGE_RATE, voice)
-    spoken = await piper.synthesize(text, prosody=Prosody(variation=0))
-    return resample(spoken.audio, spoken.sample_rate, STAGE_RATE)
 
 
 def recognizer(spec: str) -> STT:

@@ -28,7 +28,7 @@ import numpy as np
 import websockets
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import espeak, percentile_table, server, summary, write_results
+from common import espeak, percentile_table, server, summary, word_errors, write_results
 
 from voxlive.speech.audio import resample
 from voxlive.speech.tts import PiperTTS
@@ -152,8 +152,6 @@ async def run_mode(url: str, detection: dict, items: list[tuple[str, np.ndarray,
 
 
 def wer(results: list[dict]) -> float:
-    from recognizers import word_errors
-
     counts = [word_errors(r["text"], r["transcript"].replace(" | ", " ")) for r in results]
     return 100 * sum(e for e, _ in counts) / max(1, sum(n for _, n in counts))
 
