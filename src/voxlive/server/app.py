@@ -98,6 +98,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             return JSONResponse({"status": "failed", "error": str(task.exception())}, status_code=500)
         return JSONResponse({"status": "loading"}, status_code=503)
 
+    async def admission(request: Request) -> Response:
+        """Whether a realtime session would be admitted now for the request's key and a page of ``?origin=``,
+        with the status and error a refused WebSocket gets (a browser's WebSocket API cannot show them)."""
+        refusal = gate.refusal(request, engine.ready.is_set(), request.query_params.get("origin"))
+        if refusal is None:
+            return JSONResponse({"admitted": True})
+        status, code, message = refusal
+        return api_error(message, status, code=code)
+
     async def metrics(request: Request, owner: str) -> Response:
         return Response(generate_latest(engine.telemetry.registry), media_type=CONTENT_TYPE_LATEST)
 
@@ -190,6 +199,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             Route("/", lambda request: FileResponse(STATIC / "index.html")),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
             Route("/health", health),
+            Route("/realtime/admission", admission),
             Route("/metrics", public_metrics if settings.server.public_metrics else keyed(metrics, ready=False)),
             Route("/sessions/{session_id}/turns", keyed(session_turns, ready=False)),
             Route("/voices", keyed(voices, ready=False)),

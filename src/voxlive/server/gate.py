@@ -57,10 +57,11 @@ class Gate:
         valid = [hmac.compare_digest(key.encode(), k.encode()) for k in keys]  # every key compared: no early exit
         return owner_of(key) if any(valid) else None
 
-    def origin_allowed(self, connection: HTTPConnection) -> bool:
+    def origin_allowed(self, connection: HTTPConnection, origin: str | None = None) -> bool:
         """A browser's page may connect only from this server's own origin or one the settings allow;
-        clients that send no ``Origin`` (SDKs, servers) are not browsers driven by another site."""
-        origin = connection.headers.get("origin")
+        clients that send no ``Origin`` (SDKs, servers) are not browsers driven by another site.
+        ``origin``: the page's origin when it is not the connection's own ``Origin`` header (an admission probe)."""
+        origin = origin if origin is not None else connection.headers.get("origin")
         if origin is None:
             return True
         allowed = self.settings.allowed_origins
@@ -94,15 +95,25 @@ class Gate:
         await websocket.accept()
         return owner
 
-    def _refusal(self, websocket: WebSocket, owner: str | None, ready: bool) -> tuple[int, str, str] | None:
+    def refusal(
+        self, connection: HTTPConnection, ready: bool, origin: str | None = None
+    ) -> tuple[int, str, str] | None:
+        """Why a realtime session for this connection's key (and a page of ``origin``) would be refused now, as
+        (HTTP status, code, message), or ``None``: a browser, whose WebSocket API shows no HTTP status when a
+        socket is refused, asks this over HTTP to tell its user why."""
+        return self._refusal(connection, self.owner(connection), ready, origin)
+
+    def _refusal(
+        self, connection: HTTPConnection, owner: str | None, ready: bool, origin: str | None = None
+    ) -> tuple[int, str, str] | None:
         """Why a connection is refused (HTTP status, code, message), or ``None``."""
         per_key = self.settings.max_sessions_per_key
-        if not self.origin_allowed(websocket):
+        if not self.origin_allowed(connection, origin):
             return 403, "origin_not_allowed", "This server does not accept pages from that origin."
         if owner is None:
             return 401, "invalid_api_key", "A valid API key is required."
         try:
-            check_model_name(websocket.query_params.get("model"), "model")
+            check_model_name(connection.query_params.get("model"), "model")
         except ProtocolError as exc:
             return 400, exc.code, exc.message
         if self.draining:
