@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(build-essential cmake python3-venv python3-dev espeak-ng chromium postgresql)
+DEBIAN_PACKAGES=(build-essential cmake python3-venv python3-dev espeak-ng chromium postgresql nodejs npm)
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -26,6 +26,13 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/pip install --quiet --upgrade pip
   .venv/bin/pip install --quiet -e '.[dev]'
   touch "$stamp"
+fi
+
+# The web page's test tools (axe-core), from package-lock.json: again only when the lock changed.
+npm_stamp=node_modules/.voxlive-installed
+if [ ! -f "$npm_stamp" ] || [ package-lock.json -nt "$npm_stamp" ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+  touch "$npm_stamp"
 fi
 
 .venv/bin/python -c "from voxlive.speech.assets import prepare; prepare()"
