@@ -273,6 +273,7 @@ async def test_talking_to_the_page_with_a_fake_microphone(server: Server, open_p
     assert re.fullmatch(r"voice-to-voice: \d+ ms", latency or "") and 0 < stats["latencies"][0] < 10_000
     assert re.search(r"end of turn \d+ ms", timings or "") and "LLM first token" in (timings or "")
     assert {"listening", "thinking", "speaking"} <= set(stats["states"])
+    assert stats["peak"]["input"] > 0.01 and stats["peak"]["output"] > 0.01  # the level meters moved
     # every reply started with at least 100 ms of it buffered (it is longer than that)
     assert stats["prebuffered"] and min(stats["prebuffered"].values()) >= 100
     assert microphones and all(microphones)
@@ -331,6 +332,7 @@ async def test_a_hands_free_barge_in_stops_the_reply_and_its_face_and_leaves_no_
     await page.until("window.voxlive.bargeIns >= 1", timeout=120)
     starts = (await page.stats())["speechStarts"]
     await page.until("window.voxlive.state !== 'speaking'", timeout=5)
+    await page.page.evaluate("new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
     mouth = await page.page.get_attribute("#mouth", "ry")
     # the next request (and whatever reply it gets) truncates nothing already cut or already heard
     await page.until(f"window.voxlive.speechStarts > {starts}", timeout=60)
@@ -350,7 +352,8 @@ async def test_a_hands_free_barge_in_stops_the_reply_and_its_face_and_leaves_no_
 
 
 async def rate_while_holding(page: Page) -> float:
-    """Audio sent per second of audio captured, over two seconds of a push-to-talk hold."""
+    """Audio sent per second of the microphone's audio clock, over two seconds of a push-to-talk hold (a second
+    capture graph left behind by a reconnection would double it)."""
     await page.page.hover("#talk")
     await page.page.mouse.down()
     await page.until("window.voxlive.sentAudioMs > 0 && document.querySelector('#talk.held')")
@@ -370,13 +373,13 @@ async def test_one_microphone_for_the_page_and_a_dropped_connection_resumes(serv
             await page.until("window.voxlive.state === 'disconnected'")
             assert set((await page.stats())["trackStates"]) == {"ended"}  # the microphone is released
         await page.connect("push-to-talk")
-        assert 0.7 < await rate_while_holding(page) < 1.3
+        assert 0.8 < await rate_while_holding(page) < 1.2
         await page.page.click("#settings summary")
         options = await page.page.eval_on_selector_all("#mic option", "os => os.map(o => o.value)")
         current = await page.page.input_value("#mic")
         await page.page.select_option("#mic", next(o for o in options if o != current))
         await page.until("window.voxlive.microphonesOpened === 5")
-        assert 0.7 < await rate_while_holding(page) < 1.3
+        assert 0.8 < await rate_while_holding(page) < 1.2
         stats = await page.stats()
         assert stats["audioContexts"] == 1 and stats["captureNodes"] == 1
         assert stats["trackStates"] == ["ended"] * 4 + ["live"]

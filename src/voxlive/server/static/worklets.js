@@ -1,4 +1,5 @@
-// Capture: posts the microphone's samples (Float32, the context's rate) in blocks of ~40 ms.
+// Capture: posts the microphone's samples (Float32, the context's rate) in blocks of ~40 ms, each with the
+// context's time at its end.
 class Capture extends AudioWorkletProcessor {
   constructor() { super(); this.block = []; this.size = Math.round(sampleRate * 0.04); this.count = 0; }
   process(inputs) {
@@ -10,7 +11,7 @@ class Capture extends AudioWorkletProcessor {
         const out = new Float32Array(this.count);
         let offset = 0;
         for (const part of this.block) { out.set(part, offset); offset += part.length; }
-        this.port.postMessage(out, [out.buffer]);
+        this.port.postMessage({ samples: out, time: currentTime + input.length / sampleRate }, [out.buffer]);
         this.block = []; this.count = 0;
       }
     }

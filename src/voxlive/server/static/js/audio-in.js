@@ -11,7 +11,7 @@ export class Microphone {
     const silent = ctx.createGain();
     silent.gain.value = 0;
     this.node.connect(silent).connect(ctx.destination);
-    this.node.port.onmessage = ({ data }) => { if (this.stream && !this.muted) onChunk(data); };
+    this.node.port.onmessage = ({ data }) => { if (this.stream && !this.muted) onChunk(data.samples, data.time); };
   }
 
   async open(deviceId) {

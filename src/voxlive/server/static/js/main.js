@@ -26,7 +26,7 @@ const stats = (window.voxlive = {
   audioContexts: 0, captureNodes: 0, microphonesOpened: 0,
   sent: {}, received: {}, sentAudioMs: 0, audioTime: 0,
   truncates: [], cutAt: {}, openFor: {}, bargeIns: 0, speechStarts: 0, skippedHolds: 0,
-  turns: [], prebuffered: {}, underruns: 0, timings: 0,
+  turns: [], prebuffered: {}, underruns: 0, timings: 0, peak: { input: 0, output: 0 },
   input: { capturedMs: 0, lastLoudMs: -1, segments: 0, loud: false },
 });
 
@@ -184,13 +184,14 @@ function interrupt(cancel) {
 
 // --- the microphone ---------------------------------------------------------------------------------------------
 
-function onChunk(samples) {
+function onChunk(samples, capturedAt) {
   const ms = (samples.length / RATE) * 1000;
   const rms = level(samples);
   const input = stats.input;
   input.capturedMs += ms;
-  stats.audioTime = ctx.currentTime;
+  stats.audioTime = capturedAt;
   $("level-in").value = Math.min(1, rms * 5);
+  stats.peak.input = Math.max(stats.peak.input, rms);
   const loud = rms > SPEECH_LEVEL;
   if (loud) {
     if (input.capturedMs - input.lastLoudMs > QUIET_MS + ms) input.segments += 1;
@@ -257,6 +258,7 @@ function onPlayed(report) {
   stats.prebuffered = report.queuedAtStart;
   stats.underruns = report.underruns;
   $("level-out").value = Math.min(1, report.level * 5);
+  stats.peak.output = Math.max(stats.peak.output, report.level);
   for (const [item, at] of Object.entries(report.started)) {
     if (measured.has(item)) continue;
     measured.add(item);
