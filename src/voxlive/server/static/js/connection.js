@@ -120,25 +120,13 @@ export class Connection {
     try {
       const query = `origin=${encodeURIComponent(location.origin)}&model=voxlive-local`;
       const answer = await fetch(`/realtime/admission?${query}`, { headers: keyHeaders(), cache: "no-store" });
-      if (answer.status !== 404) {
-        const body = await answer.json().catch(() => ({}));
-        refusal = answer.ok ? null : { status: answer.status, code: (body.error || {}).code, text: (body.error || {}).message };
-      } else {
-        refusal = await legacyProbe(health);
-      }
+      const body = await answer.json().catch(() => ({}));
+      refusal = answer.ok ? null : { status: answer.status, code: (body.error || {}).code, text: (body.error || {}).message };
     } catch {
       refusal = null;
     }
     return explain(refusal, health, Boolean(apiKey()));
   }
-}
-
-/** A server without the admission route: its health and a keyed route tell a key, loading or draining apart. */
-async function legacyProbe(health) {
-  const answer = await fetch("/sessions/probe/turns", { headers: keyHeaders(), cache: "no-store" });
-  if (answer.status === 401) return { status: 401, code: "invalid_api_key" };
-  if (health.status === 503) return { status: 503, code: health.body.status === "draining" ? "server_draining" : "server_loading" };
-  return { status: 0, code: "unknown" };
 }
 
 function explain(refusal, health, hasKey) {
