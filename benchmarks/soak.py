@@ -70,6 +70,9 @@ CHUNK = RATE // 10
 SAMPLE_EVERY_S = 10.0
 WARM_UP = 0.2
 """The first fifth of the run is left out of the growth figures."""
+AFTER_CLOSE_S = 75.0
+"""The wait before the last sample: the server gives freed memory back a few seconds after sessions end, at most
+once a minute."""
 LISTEN = {"type": "server_vad", "silence_duration_ms": 500, "create_response": False}
 CONVERSE = {"type": "server_vad", "silence_duration_ms": 500}
 REPLY_TIMEOUT_S = 45.0
@@ -964,9 +967,9 @@ async def run(server: Server, material: Material, args: argparse.Namespace) -> d
     ended = time.monotonic() - began
     died = server.process.poll()
     left, to_zero = await sessions_closed(server, 30.0)
-    await asyncio.sleep(1)
-    after = await asyncio.to_thread(sample, server, time.monotonic() - began)
     checks = await asyncio.to_thread(check_conversations, server, clients)
+    await asyncio.sleep(AFTER_CLOSE_S)
+    after = await asyncio.to_thread(sample, server, time.monotonic() - began)
     return {"samples": samples, "after": after, "growth": growth(samples, args.minutes * 60 * WARM_UP),
             "sessions_after_close": left, "seconds_to_zero_sessions": to_zero, "run_s": ended, "tally": tally,
             "conversations": checks, "clients": len(clients), "server_exited": died}  # fmt: skip

@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(build-essential cmake python3-venv python3-dev espeak-ng chromium postgresql nodejs npm)
+DEBIAN_PACKAGES=(build-essential cmake python3-venv python3-dev espeak-ng chromium postgresql)
 missing=()
+command -v npm >/dev/null || missing+=(nodejs npm)  # a Node.js installed otherwise brings its own npm
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
