@@ -96,6 +96,7 @@ class MoonshineSTT:
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        options.enable_mem_pattern = False  # a plan is kept per input shape: memory grew with every new length
         cpu = ["CPUExecutionProvider"]
         self._encoder = onnxruntime.InferenceSession(str(folder / "encoder_model.ort"), options, providers=cpu)
         self._decoder = onnxruntime.InferenceSession(str(folder / "decoder_model_merged.ort"), options, providers=cpu)
