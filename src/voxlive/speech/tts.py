@@ -116,6 +116,7 @@ class PiperTTS:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
+        options.enable_mem_pattern = False  # a plan is kept per input length: memory grew with every new sentence
         session = onnxruntime.InferenceSession(
             model.SerializeToString(), sess_options=options, providers=["CPUExecutionProvider"]
         )
