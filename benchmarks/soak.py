@@ -438,13 +438,17 @@ class View:
             self.items[item["id"]] = seen
 
 
-def differences(view: View, stored: list[dict[str, Any]], closed: bool = True) -> list[str]:
+def differences(view: View, stored: list[dict[str, Any]], closed: bool = True, away: bool = False) -> list[str]:
     """How ``stored`` items (the server's) differ from what the client saw, each as ``kind: detail``: items lost,
     never announced, out of order, another role or transcript; a message the client heard part of stored without
-    it; and (``closed``: every session has ended) a message still ``in_progress``."""
+    it; and (``closed``: every session has ended) a message still ``in_progress``. ``away``: the client is
+    resuming, and items after all it knew are news it missed while it was away (a reply begun as it left)."""
     ids = [item["id"] for item in stored]
+    known = [n for n, i in enumerate(ids) if i in view.items]
+    news = set(ids[known[-1] + 1 :] if known else ids) if away else set()
     problems = [f"lost: {i} ({view.items[i].role})" for i in view.order if i not in set(ids)]
-    problems += [f"never announced: {i['id']} ({i.get('role')})" for i in stored if i["id"] not in view.items]
+    problems += [f"never announced: {i['id']} ({i.get('role')})" for i in stored
+                 if i["id"] not in view.items and i["id"] not in news]  # fmt: skip
     common = [i for i in view.order if i in set(ids)]
     if common != [i for i in ids if i in view.items]:
         problems.append(f"order: client {common} server {[i for i in ids if i in view.items]}")
@@ -786,7 +790,7 @@ class Client:
             self.abandoned.append(self.view)
             self.view = View(link.conversation_id)
         else:
-            problems = differences(self.view, link.replay)
+            problems = differences(self.view, link.replay, away=True)
         if problems:
             self.tally.replay_problems.append({"client": self.name, "conversation": resume, "problems": problems})
             log.warning("%s: the replay of %s differs: %s", self.name, resume, problems)

@@ -21,6 +21,8 @@ import pytest
 import websockets
 
 from conftest import Client, Server, spoken, start_server, stop_server, until_idle
+from voxlive.protocol.items import MessageItem, AudioContentPart
+from voxlive.realtime.journal import Archive
 from voxlive.store import ConversationStore
 from voxlive.store.postgres import PostgresStore
 from voxlive.store.sqlite import SQLiteStore
@@ -291,6 +293,25 @@ async def test_a_store_keeps_items_in_order_per_owner(store: ConversationStore) 
     assert await store.recording(conversation, "alice", "b") == b"RIFF...."
     assert await store.delete(conversation, "alice")
     assert await store.load(conversation, "alice") is None
+
+
+async def test_a_resume_reads_what_the_session_closing_before_it_stores(tmp_path: Path) -> None:
+    """A client that drops mid-reply and resumes at once: the new session loads the conversation only once the old
+    one (still closing) has stored the reply as far as it was said."""
+    store = SQLiteStore(tmp_path / "conversations.db")
+    await store.open()
+    archive = Archive(store, owner="")
+    journal = archive.open("conv_resumed", new=True)
+    loading = asyncio.create_task(archive.load("conv_resumed"))
+    await asyncio.sleep(0.2)  # the resume arrives while the old session is still closing
+    reply = MessageItem(id="item_cut", role="assistant", status="incomplete",
+                        content=[AudioContentPart(transcript="The capital of France")])  # fmt: skip
+    journal.item(reply, 1.0)  # the cut reply, stored as the old session closes
+    await journal.close()
+    loaded = await loading
+    assert loaded is not None and [item["id"] for item in loaded.items] == ["item_cut"]
+    assert loaded.items[0]["content"][0]["transcript"] == "The capital of France"
+    await store.close()
 
 
 async def test_a_store_purges_what_is_past_its_retention(store: ConversationStore) -> None:

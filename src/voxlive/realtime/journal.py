@@ -21,6 +21,11 @@ log = logging.getLogger(__name__)
 
 Write = Callable[[], Awaitable[None]]
 
+SETTLE_S = 10.0
+"""How long a resume waits for this process's earlier sessions of the conversation to store what they hold."""
+_writers: dict[str, set[asyncio.Task[None]]] = {}
+"""The journals writing each conversation in this process, until their sessions have closed."""
+
 
 class Journal:
     """Queues each change as it happens (its content copied then) and writes the queue in order; a write that
@@ -38,7 +43,16 @@ class Journal:
         """Begin writing; a new conversation is created first."""
         if new:
             self._put(lambda: self.store.create(self.conversation_id, self.owner))
-        self._writer = asyncio.create_task(self._write())
+        self._writer = writer = asyncio.create_task(self._write())
+        writing = _writers.setdefault(self.conversation_id, set())
+        writing.add(writer)
+
+        def written(_: asyncio.Task[None]) -> None:
+            writing.discard(writer)
+            if not writing and _writers.get(self.conversation_id) is writing:
+                del _writers[self.conversation_id]
+
+        writer.add_done_callback(written)
 
     def item(self, item: Item, seq: float) -> None:
         data = stored_item(item)
@@ -115,6 +129,10 @@ class Archive:
     keep_audio: bool = False
 
     async def load(self, conversation_id: str) -> StoredConversation | None:
+        """The conversation as stored once the sessions that held it before (a socket that just dropped) have
+        stored what they hold, or ``SETTLE_S`` has passed."""
+        if writing := _writers.get(conversation_id):
+            await asyncio.wait(set(writing), timeout=SETTLE_S)
         return await self.store.load(conversation_id, self.owner)
 
     def open(self, conversation_id: str, new: bool) -> Journal:
