@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .assets import llm_model_path
 from .cpu import Priority
 from .llm import (
@@ -87,6 +89,16 @@ def forced_tool_schema(tools: list[dict[str, Any]], tool_choice: str | dict[str,
     return variants[0] if len(variants) == 1 else {"anyOf": variants}
 
 
+@dataclass(frozen=True, slots=True)
+class Sampling:
+    """How tokens are drawn besides the request's temperature (llama.cpp's own defaults)."""
+
+    top_p: float = 0.95
+    min_p: float = 0.05
+    """Tokens less likely than this fraction of the likeliest one are never drawn."""
+    repeat_penalty: float = 1.0
+
+
 class LlamaCppLLM:
     """A GGUF chat model run in-process by llama.cpp.
 
@@ -106,11 +118,17 @@ class LlamaCppLLM:
         n_threads: int | None = None,
         seed: int | None = None,
         yield_to: Priority | None = None,
+        sampling: Sampling = Sampling(),
+        call_threshold: float = 0.0,
     ) -> None:
         self.model_path = Path(model_path) if model_path else None
         self.n_ctx = n_ctx
         self.n_threads = n_threads or os.cpu_count() or 1
         self.seed = seed
+        self.sampling = sampling
+        self.call_threshold = call_threshold
+        """With ``tool_choice`` ``auto``, a reply may open with a tool call only when the model's first step puts at
+        least this much of its probability on opening one (0: whatever is sampled)."""
         self.yield_to = yield_to
         """Decoding pauses between tokens while this priority's urgent work runs."""
         self._llama: Any = None
@@ -337,20 +355,24 @@ class LlamaCppLLM:
                     return
                 grammar = None if schema is None else _grammar(schema)
                 processors = None
-                if no_call:
-                    banned = self._call_openers()
+                threshold = 1.0 if no_call else self.call_threshold if names and schema is None else 0.0
+                if threshold > 0:
+                    openers = self._call_openers()
                     start = len(tokens)
 
-                    def ban_openers(input_ids: Any, scores: Any) -> Any:
-                        if len(input_ids) == start:
-                            scores[banned] = -float("inf")
+                    def first_step(input_ids: Any, scores: Any) -> Any:
+                        if len(input_ids) == start and (no_call or _share(scores, openers) < threshold):
+                            scores[openers] = -float("inf")
                         return scores
 
-                    processors = [ban_openers]
+                    processors = [first_step]
                 chunks = llama.create_completion(
                     tokens,
                     max_tokens=min(max_tokens, self.n_ctx - len(tokens)),
                     temperature=request.temperature,
+                    top_p=self.sampling.top_p,
+                    min_p=self.sampling.min_p,
+                    repeat_penalty=self.sampling.repeat_penalty,
                     stop=_STOP,
                     stream=True,
                     grammar=grammar,
@@ -376,9 +398,12 @@ class LlamaCppLLM:
             await self._lock.acquire()
         finally:
             self._waiting -= 1
-        self._holding_lock(generate)
+        worker = self._holding_lock(generate)
         try:
             async for event in self._events(queue, names if tools else None, _answered(request.messages)):
+                if isinstance(event, Finished):  # the model is free again before the reply is said to be over
+                    stop.set()
+                    await asyncio.shield(worker)
                 yield event
         finally:
             stop.set()  # the worker stops at its next token or prompt batch, then gives the model up
@@ -444,6 +469,12 @@ class _Calls:
             self.made.add(key)
             return [*held, event]
         return [event]
+
+
+def _share(logits: Any, tokens: list[int]) -> float:
+    """The probability the model gives these tokens together, next."""
+    weights = np.exp(logits - logits.max())
+    return float(weights[tokens].sum() / weights.sum())
 
 
 def _grammar(schema: dict[str, Any]) -> Any:
