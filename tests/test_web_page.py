@@ -111,12 +111,27 @@ class Page:
         return await self.page.evaluate("JSON.parse(JSON.stringify(window.voxlive))")
 
     async def until(self, condition: str, timeout: float = 60) -> None:
-        await self.page.wait_for_function(condition, timeout=timeout * 1000, polling=50)
+        """Wait for ``condition`` on the page; if it never holds, fail with what the page had sent, received
+        and shown by then."""
+        from playwright.async_api import TimeoutError
 
-    async def connect(self, mode: str = "hands-free", instructions: str | None = None) -> None:
-        if instructions is not None:
+        try:
+            await self.page.wait_for_function(condition, timeout=timeout * 1000, polling=50)
+        except TimeoutError:
+            stats = await self.stats()
+            seen = {key: stats.get(key) for key in ("state", "sent", "received", "skippedHolds", "errors", "input")}
+            raise AssertionError(f"not within {timeout} s: {condition}\n{json.dumps(seen)}\n"
+                                 f"hint: {await self.page.text_content('#hint')!r}") from None  # fmt: skip
+
+    async def connect(
+        self, mode: str = "hands-free", instructions: str | None = None, extra: dict[str, Any] | None = None
+    ) -> None:
+        if instructions is not None or extra is not None:
             await self.page.click("#settings summary")
-            await self.page.fill("#instructions", instructions)
+            if instructions is not None:
+                await self.page.fill("#instructions", instructions)
+            if extra is not None:
+                await self.page.fill("#extra", json.dumps(extra))
             await self.page.click("#settings summary")
         if mode != "hands-free":
             await self.page.check(f"input[value={mode}]")
@@ -290,7 +305,7 @@ async def test_pressing_talk_during_a_reply_cancels_it_and_the_new_question_is_a
     server: Server, open_page
 ) -> None:
     page = await open_page("looped question", f"{server.http}/")
-    await page.connect("push-to-talk", LONG_ANSWERS)
+    await page.connect("push-to-talk", LONG_ANSWERS, {"max_response_output_tokens": 160})  # no reply goes on and on
     await page.quiet_for(300)
     await page.hold_across_a_question()
     await page.until("window.voxlive.state === 'speaking'")
@@ -545,6 +560,21 @@ async def test_push_to_talk_from_the_keyboard_skips_silent_holds_and_messages_cl
     answer = await page.page.request.get(f"{server.http}{icon}")
     assert answer.ok and answer.headers["content-type"].startswith("image/svg+xml")
     assert stats["errors"] == []
+
+
+async def test_mute_sends_no_audio_until_unmuted(server: Server, open_page) -> None:
+    page = await open_page("looped question", f"{server.http}/")
+    await page.connect("hands-free")
+    await page.until("window.voxlive.sentAudioMs > 500")
+    await page.page.click("#mute")
+    assert await page.page.get_attribute("#mute", "aria-pressed") == "true"
+    sent = (await page.stats())["sentAudioMs"]
+    await page.page.wait_for_timeout(1500)  # whatever the machine's speed, nothing is sent while muted
+    assert (await page.stats())["sentAudioMs"] == sent
+    assert await page.page.evaluate("document.querySelector('#level-in').value") == 0
+    await page.page.click("#mute")
+    assert await page.page.get_attribute("#mute", "aria-pressed") == "false"
+    await page.until(f"window.voxlive.sentAudioMs > {sent + 500}")
 
 
 async def test_a_typed_message_and_an_mcp_call_approved_on_the_page(server: Server, open_page) -> None:

@@ -45,8 +45,9 @@ function extraFields() {
 
 export function sessionConfig(mode) {
   const handsFree = mode === "hands-free";
+  const instructions = $("instructions").value.trim();
   return {
-    modalities: ["text", "audio"], voice: $("voice").value, instructions: $("instructions").value,
+    modalities: ["text", "audio"], voice: $("voice").value, ...(instructions ? { instructions } : {}),
     input_audio_format: "pcm16", input_audio_sampling_rate: RATE, output_audio_format: "pcm16",
     input_audio_transcription: { model: "whisper-1" }, animation: { outputs: ["viseme_id"] },
     turn_detection: handsFree
