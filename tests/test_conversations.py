@@ -21,7 +21,7 @@ import pytest
 import websockets
 
 from conftest import Client, Server, spoken, start_server, stop_server, until_idle
-from voxlive.protocol.items import MessageItem, AudioContentPart
+from voxlive.protocol.items import AudioContentPart, MessageItem
 from voxlive.realtime.journal import Archive
 from voxlive.store import ConversationStore
 from voxlive.store.postgres import PostgresStore
