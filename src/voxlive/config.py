@@ -75,6 +75,15 @@ class LLMSettings(_Section):
     read_ahead: bool = True
     """Local: the prompt of the next reply is read into the KV cache before it is asked (after each reply, and
     from partial transcripts while the user speaks), so the first token comes sooner."""
+    top_p: float = Field(default=0.95, gt=0, le=1)
+    """Local: tokens are drawn from the likeliest whose probabilities add up to this."""
+    min_p: float = Field(default=0.05, ge=0, le=1)
+    """Local: tokens less likely than this fraction of the likeliest one are never drawn."""
+    repeat_penalty: float = Field(default=1.0, gt=0)
+    """Local: above 1, tokens already in the recent text are made less likely."""
+    call_threshold: float = Field(default=0.7, ge=0, le=1)
+    """Local: with ``tool_choice`` ``auto``, a reply opens with a tool call only when the model's first step puts
+    at least this much of its probability on opening one (0: whatever is drawn)."""
 
 
 class STTSettings(_Section):

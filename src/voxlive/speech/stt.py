@@ -46,16 +46,26 @@ class STT(Protocol):
 
 
 class WhisperSTT:
-    """faster-whisper on the CPU (int8), one model shared by every session.
+    """faster-whisper on the CPU, one model shared by every session.
 
-    ``max_concurrency`` bounds the transcriptions running at once; the others wait their turn.
+    ``compute_type`` is CTranslate2's (``int8``, ``float32``); ``trim`` lets faster-whisper's Silero VAD cut the
+    silence out before decoding. ``max_concurrency`` bounds the transcriptions running at once; the others wait.
     """
 
     def __init__(
-        self, model: str = "tiny.en", *, beam: int = 1, threads: int | None = None, max_concurrency: int = 1
+        self,
+        model: str = "tiny.en",
+        *,
+        beam: int = 1,
+        compute_type: str = "int8",
+        trim: bool = False,
+        threads: int | None = None,
+        max_concurrency: int = 1,
     ) -> None:
         self.model_name = model
         self.beam = beam
+        self.compute_type = compute_type
+        self.trim = trim
         self.threads = threads or os.cpu_count() or 1
         self._model: Any = None
         self._slots = asyncio.Semaphore(max_concurrency)
@@ -74,7 +84,7 @@ class WhisperSTT:
         from faster_whisper import WhisperModel
 
         path = whisper_model_dir(self.model_name)
-        self._model = WhisperModel(str(path), device="cpu", compute_type="int8", cpu_threads=self.threads)
+        self._model = WhisperModel(str(path), device="cpu", compute_type=self.compute_type, cpu_threads=self.threads)
 
     async def transcribe(
         self, audio: np.ndarray, *, language: str | None = None, prompt: str | None = None, urgent: bool = False
@@ -94,7 +104,7 @@ class WhisperSTT:
             beam_size=self.beam,
             word_timestamps=True,
             condition_on_previous_text=False,
-            vad_filter=False,
+            vad_filter=self.trim,
         )
         words: list[TranscribedWord] = []
         parts: list[str] = []
