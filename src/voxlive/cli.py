@@ -113,7 +113,7 @@ def _models(args: argparse.Namespace) -> int:
     return 0
 
 
-BENCHMARKS = ("latency", "turns", "recognizers", "quality", "concurrency", "protocol", "mcp")
+BENCHMARKS = ("latency", "turns", "recognizers", "quality", "answers", "concurrency", "protocol", "mcp")
 
 
 def _bench(args: argparse.Namespace) -> int:
