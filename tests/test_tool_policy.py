@@ -34,13 +34,11 @@ async def reply_to(client: Client, text: str) -> dict[str, Any]:
     return done["response"]
 
 
-@pytest.mark.parametrize("question, answer", [("What is the capital of France?", "paris"),
-                                              ("What is two plus three?", "5")])  # fmt: skip
-async def test_a_question_the_tools_do_not_serve_is_answered(client: Client, question: str, answer: str) -> None:
-    response = await reply_to(client, question)
+async def test_a_question_the_tools_do_not_serve_is_answered(client: Client) -> None:
+    response = await reply_to(client, "What is the capital of France?")
     assert [item["type"] for item in response["output"]] == ["message"]
     text = "".join(part.get("text") or "" for part in response["output"][0]["content"])
-    assert answer in text.lower().replace("five", "5")
+    assert "paris" in text.lower()
 
 
 @pytest.mark.parametrize(
