@@ -81,7 +81,7 @@ class LLMSettings(_Section):
     """Local: tokens less likely than this fraction of the likeliest one are never drawn."""
     repeat_penalty: float = Field(default=1.0, gt=0)
     """Local: above 1, tokens already in the recent text are made less likely."""
-    call_threshold: float = Field(default=0.7, ge=0, le=1)
+    call_threshold: float = Field(default=0.5, ge=0, le=1)
     """Local: with ``tool_choice`` ``auto``, a reply opens with a tool call only when the model's first step puts
     at least this much of its probability on opening one (0: whatever is drawn)."""
 
