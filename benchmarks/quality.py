@@ -14,20 +14,26 @@ Each item has a ``split``: ``tune`` (may guide changes) or ``held_out`` (about a
 The audio is made at run time and cached in ``benchmarks/data/quality-audio/``.
 
 Run: ``.venv/bin/python benchmarks/quality.py [--limit N] [--voices piper,en-us] [--split tune|held_out]
-[--conditions clean,noisy] [--parts questions,tools] [--config EXTRA.toml] [--json PATH] [--url ws://HOST:PORT]``
+[--conditions clean,noisy] [--parts questions,tools] [--config EXTRA.toml] [--llama-server] [--json PATH]
+[--url ws://HOST:PORT]``
 (everything: about an hour). ``--config`` is merged into the server's settings (another STT model or beam,
-LLM decoding settings, a remote OpenAI-compatible LLM), so runs can be compared.
+LLM decoding settings, a remote OpenAI-compatible LLM), so runs can be compared; ``--llama-server`` serves the
+bundled model with ``python -m llama_cpp.server`` and points ``[llm]`` at it (the path to a stronger service).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
 import re
+import socket
+import subprocess
 import sys
 import time
+import urllib.request
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,6 +60,7 @@ from latency import MODES
 from live import RATE, Question, Session, turn_record, values
 from make_questions import MARGIN_MS, trimmed
 
+from voxlive.speech.assets import llm_model_path
 from voxlive.speech.audio import STAGE_RATE, resample
 from voxlive.speech.tts import PiperTTS
 
@@ -346,6 +353,30 @@ def tool_table(groups: dict[str, list[dict[str, Any]]]) -> str:
     return "\n".join(lines)
 
 
+@contextlib.contextmanager
+def llama_cpp_server() -> Iterator[str]:
+    """llama-cpp-python's OpenAI-compatible server (``python -m llama_cpp.server``) serving the bundled model on a
+    free loopback port; yields the ``[llm]`` settings that point voxlive at it."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(llm_model_path(progress=False)),
+               "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096"]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 180
+        while process.poll() is None and time.monotonic() < deadline:
+            with contextlib.suppress(OSError), urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models") as answer:
+                if answer.status == 200:
+                    yield f'[llm]\nprovider = "openai"\nbase_url = "http://127.0.0.1:{port}/v1"\nmodel = "qwen"\n'
+                    return
+            time.sleep(0.3)
+        raise RuntimeError("llama_cpp.server did not start")
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
 async def measure(url: str, args: argparse.Namespace, data: dict[str, Any]) -> dict[str, Any]:
     chosen = [s for s in ("tune", "held_out") if args.split in (s, "all")]
     questions = spread([q for q in data["questions"] if q["split"] in chosen], "kind")[: args.limit]
@@ -384,6 +415,11 @@ async def main() -> None:
         "--json", type=Path, help="where to write the results (default benchmarks/results/quality.json)"
     )
     parser.add_argument("--url", help="an already-running server (ws://HOST:PORT) instead of starting one")
+    parser.add_argument(
+        "--llama-server",
+        action="store_true",
+        help="the LLM served by python -m llama_cpp.server (the bundled model) through the OpenAI-compatible provider",
+    )
     args = parser.parse_args()
     args.voices = [v for v in args.voices.split(",") if v]
     args.conditions = [c for c in args.conditions.split(",") if c]
@@ -392,11 +428,11 @@ async def main() -> None:
         parser.error("--conditions takes clean and noisy, --parts questions and tools")
     data = json.loads((DATA / "quality.json").read_text())
     config = args.config.read_text() if args.config else ""
-    if args.url:
-        report = await measure(args.url.rstrip("/"), args, data)
-    else:
-        with server(config) as url:
-            report = await measure(url, args, data)
+    with contextlib.ExitStack() as stack:
+        if args.llama_server:
+            config = stack.enter_context(llama_cpp_server()) + config
+        url = args.url.rstrip("/") if args.url else stack.enter_context(server(config))
+        report = await measure(url, args, data)
     settings = {"config": config, "voices": args.voices, "conditions": args.conditions, "split": args.split,
                 "limit": args.limit, "noise_snr_db": NOISE_SNR_DB}  # fmt: skip
     print("results:", write_results("quality", {**settings, **report}, args.json))
