@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .speech.sampling import DEFAULT_SAMPLING, Sampling
+from .speech.sampling import DEFAULT_SAMPLING, DEFAULT_TEMPERATURE, Sampling
 
 
 class _Section(BaseModel):
@@ -183,7 +183,7 @@ class SessionDefaults(_Section):
     voice: str | None = None
     """The voice of new sessions; by default the first the TTS offers: the bundled Piper voice
     (``en_US-joe-medium``), or for ``[tts] provider = "openai"`` the first of its voices (``alloy``)."""
-    temperature: float = 0.7
+    temperature: float = DEFAULT_TEMPERATURE
 
 
 class Settings(_Section):

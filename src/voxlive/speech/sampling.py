@@ -1,8 +1,11 @@
-"""How the local model draws its tokens, and the defaults the settings start from."""
+"""How a language model draws its tokens, and the defaults the settings start from."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+DEFAULT_TEMPERATURE = 0.7
+"""The temperature replies are drawn at unless the session or the response sets another (``[session] temperature``)."""
 
 
 @dataclass(frozen=True, slots=True)
