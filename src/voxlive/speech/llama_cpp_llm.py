@@ -13,11 +13,13 @@ from typing import Any
 from .assets import llm_model_path
 from .cpu import Priority
 from .llm import Finished, LLMEvent, LLMRequest, TextDelta, Trimmed, Usage
-from .prompt_fitting import FittedPrompt, PromptFitter
+from .prompt_fitting import FittedPrompt, FittingStopped, PromptFitter
 from .sampling import DEFAULT_SAMPLING, Sampling
 from .tool_call_filter import ToolCallFilter, answered_calls
 from .tool_call_parser import ToolCallTextParser, UnknownToolError
 from .tool_choice import call_openers, first_step_limit, forced_tool_schema, tool_grammar
+
+__all__ = ["FittedPrompt", "FittingStopped", "LlamaCppLLM"]
 
 _STOP = ["<|im_end|>", "<|endoftext|>"]
 PREFILL_BATCH = 8
@@ -91,7 +93,8 @@ class LlamaCppLLM:
         return len(self._llama.tokenize(text.encode(), add_bos=False, special=True))
 
     def fit_prompt(self, request: LLMRequest, budget: int, stop: Callable[[], bool] = lambda: False) -> FittedPrompt:
-        """The prompt as at most ``budget`` tokens (see ``PromptFitter.fit``); the model must be loaded."""
+        """The prompt as at most ``budget`` tokens (see ``PromptFitter.fit``; ``FittingStopped`` once ``stop()``); the
+        model must be loaded."""
         assert self._fitter is not None, "fit_prompt before load"
         return self._fitter.fit(request, budget, stop)
 
