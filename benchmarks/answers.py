@@ -29,8 +29,9 @@ from common import percentile_table, write_results
 from quality import DATA, correct, same_arguments
 
 from voxlive.config import LLMSettings, SessionDefaults
-from voxlive.speech.llama_cpp_llm import LlamaCppLLM, Sampling
+from voxlive.speech.llama_cpp_llm import LlamaCppLLM
 from voxlive.speech.llm import LLMRequest, TextDelta, ToolCallDone
+from voxlive.speech.sampling import Sampling
 
 EXAMPLES = (
     "You are a helpful voice assistant. Your replies are spoken aloud: answer the question directly in one "
@@ -48,13 +49,8 @@ EXAMPLES = (
 @dataclass(frozen=True)
 class Variant:
     temperature: float = SessionDefaults().temperature
-    sampling: Sampling = field(default_factory=lambda: sampling(LLMSettings()))
+    sampling: Sampling = field(default_factory=lambda: LLMSettings().sampling())
     instructions: str = SessionDefaults().instructions
-    call_threshold: float = LLMSettings().call_threshold
-
-
-def sampling(settings: LLMSettings) -> Sampling:
-    return Sampling(top_p=settings.top_p, min_p=settings.min_p, repeat_penalty=settings.repeat_penalty)
 
 
 DEFAULT = Variant()
@@ -62,16 +58,19 @@ ANSWERS = {
     "default (t 0.7)": DEFAULT,
     "t 0.3": replace(DEFAULT, temperature=0.3),
     "greedy": replace(DEFAULT, temperature=0.0),
-    "min_p 0.2": replace(DEFAULT, sampling=Sampling(min_p=0.2)),
-    "repeat 1.1": replace(DEFAULT, sampling=Sampling(repeat_penalty=1.1)),
+    "min_p 0.2": replace(DEFAULT, sampling=replace(DEFAULT.sampling, min_p=0.2)),
+    "repeat 1.1": replace(DEFAULT, sampling=replace(DEFAULT.sampling, repeat_penalty=1.1)),
     "three examples": replace(DEFAULT, instructions=EXAMPLES),
     "three examples + greedy": replace(DEFAULT, instructions=EXAMPLES, temperature=0.0),
 }
 POLICIES = {
-    "sampled (threshold 0)": replace(DEFAULT, call_threshold=0.0),
-    "call at ≥ 0.5": replace(DEFAULT, call_threshold=0.5),
-    "call at ≥ 0.7": replace(DEFAULT, call_threshold=0.7),
-    "call at ≥ 0.9": replace(DEFAULT, call_threshold=0.9),
+    name: replace(DEFAULT, sampling=replace(DEFAULT.sampling, call_threshold=threshold))
+    for name, threshold in (
+        ("sampled (threshold 0)", 0.0),
+        ("call at ≥ 0.5", 0.5),
+        ("call at ≥ 0.7", 0.7),
+        ("call at ≥ 0.9", 0.9),
+    )
 }
 
 
@@ -84,7 +83,7 @@ def speakable(reply: str) -> bool:
 
 
 async def ask(llm: LlamaCppLLM, variant: Variant, text: str, tools: list[dict[str, Any]]) -> dict[str, Any]:
-    llm.sampling, llm.call_threshold = variant.sampling, variant.call_threshold
+    llm.sampling = variant.sampling
     messages = [{"role": "system", "content": variant.instructions}, {"role": "user", "content": text}]
     request = LLMRequest(messages, tools=tools, temperature=variant.temperature, max_tokens=200)
     began = time.perf_counter()

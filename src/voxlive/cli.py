@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from .config import Settings
+from .speech.voices import DEFAULT_VOICE
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -96,7 +97,7 @@ def _models(args: argparse.Namespace) -> int:
         ("STT", "Moonshine tiny (ONNX Runtime)", lambda: assets.moonshine_dir() / "encoder_model.ort"),
         ("turn", "Smart Turn v3.2 (ONNX)", assets.smart_turn_path),
         ("LLM", "Qwen2.5-Coder-0.5B-Instruct Q4_K_M", assets.llm_model_path),
-        ("TTS", "Piper en_US-joe-medium", assets.piper_voice_path),
+        ("TTS", f"Piper {DEFAULT_VOICE}", assets.piper_voice_path),
     ]
     for stage, name, locate in rows:
         try:
@@ -162,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     talk.set_defaults(run=_talk)
     say = commands.add_parser("say", help="speak text with the TTS alone", description="Speak text to a file.")
     say.add_argument("text")
-    say.add_argument("--voice", default="en_US-joe-medium", help="a Piper voice (default en_US-joe-medium)")
+    say.add_argument("--voice", default=DEFAULT_VOICE, help=f"a Piper voice (default {DEFAULT_VOICE})")
     say.add_argument("--out", default="speech.wav", help="the file, its format from its extension (default speech.wav)")
     say.set_defaults(run=_say)
     transcribe = commands.add_parser(

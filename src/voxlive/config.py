@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .speech.sampling import DEFAULT_SAMPLING, DEFAULT_TEMPERATURE, Sampling
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -75,15 +77,21 @@ class LLMSettings(_Section):
     read_ahead: bool = True
     """Local: the prompt of the next reply is read into the KV cache before it is asked (after each reply, and
     from partial transcripts while the user speaks), so the first token comes sooner."""
-    top_p: float = Field(default=0.95, gt=0, le=1)
+    top_p: float = Field(default=DEFAULT_SAMPLING.top_p, gt=0, le=1)
     """Local: tokens are drawn from the likeliest whose probabilities add up to this."""
-    min_p: float = Field(default=0.05, ge=0, le=1)
+    min_p: float = Field(default=DEFAULT_SAMPLING.min_p, ge=0, le=1)
     """Local: tokens less likely than this fraction of the likeliest one are never drawn."""
-    repeat_penalty: float = Field(default=1.0, gt=0)
+    repeat_penalty: float = Field(default=DEFAULT_SAMPLING.repeat_penalty, gt=0)
     """Local: above 1, tokens already in the recent text are made less likely."""
-    call_threshold: float = Field(default=0.5, ge=0, le=1)
+    call_threshold: float = Field(default=DEFAULT_SAMPLING.call_threshold, ge=0, le=1)
     """Local: with ``tool_choice`` ``auto``, a reply opens with a tool call only when the model's first step puts
     at least this much of its probability on opening one (0: whatever is drawn)."""
+
+    def sampling(self) -> Sampling:
+        """How the local model draws tokens, as these settings say."""
+        return Sampling(
+            top_p=self.top_p, min_p=self.min_p, repeat_penalty=self.repeat_penalty, call_threshold=self.call_threshold
+        )
 
 
 class STTSettings(_Section):
@@ -175,7 +183,7 @@ class SessionDefaults(_Section):
     voice: str | None = None
     """The voice of new sessions; by default the first the TTS offers: the bundled Piper voice
     (``en_US-joe-medium``), or for ``[tts] provider = "openai"`` the first of its voices (``alloy``)."""
-    temperature: float = 0.7
+    temperature: float = DEFAULT_TEMPERATURE
 
 
 class Settings(_Section):

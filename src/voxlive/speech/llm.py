@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from .sampling import DEFAULT_TEMPERATURE
+
 Message = dict[str, Any]
 """A chat message in the OpenAI chat-completions shape (``role``, ``content``, ``tool_calls``, …)."""
 
@@ -18,7 +20,7 @@ class LLMRequest:
     tool_choice: str | dict[str, Any] = "auto"
     """``auto``, ``none``, ``required``, ``{"type": "function", "function": {"name": ...}}``, or
     ``{"type": "allowed_tools", "allowed_tools": {"mode": "required", "tools": [...]}}`` (one of these)."""
-    temperature: float = 0.8
+    temperature: float = DEFAULT_TEMPERATURE
     max_tokens: int | None = None
 
 

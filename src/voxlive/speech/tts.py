@@ -19,9 +19,7 @@ from .assets import piper_voice_path
 from .offload import run_in_slot
 from .prosody import NORMAL, Prosody, louder
 from .remote import STAGE_TIMEOUT, Deadline, openai_client
-
-DEFAULT_VOICE = "en_US-joe-medium"
-OPENAI_VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar")
+from .voices import DEFAULT_VOICE, OPENAI_VOICES
 
 
 @dataclass
