@@ -303,14 +303,14 @@ class VoiceAgent(EventEmitter):
 
     def interrupt_speech(self, reason: str = "interrupted") -> None:
         """Stop speaking at once; the reply goes on in text."""
-        if self._session is not None and self._session.turn is not None:
-            self._session.turn.interrupt("speech")
+        if self._session is not None:
+            self._session.stop_speaking()
         self._reply.silence(reason)
 
     def interrupt_current_response(self, reason: str = "interrupted") -> None:
         """Stop the reply: the LLM, the tool loop and the speech."""
-        if self._session is not None and self._session.turn is not None:
-            self._session.turn.interrupt("client_cancelled")
+        if self._session is not None:
+            self._session.stop_response()
         self._tool_loop.cancelled = True
         self._reply.silence(reason)
 

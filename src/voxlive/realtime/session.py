@@ -797,7 +797,6 @@ class RealtimeSession:
         check_tools(update, "session", self.session.tools)
         self.mcp.check(mcp_servers(update.tools), "session.tools")
         self.session = self.session.model_copy(update={"tools": update.tools}, deep=True)
-        self.session.__pydantic_fields_set__.add("tools")
         self.send(ServerEventSessionUpdated(session=self.session.model_copy(deep=True)))
         self.mcp.configure(mcp_servers(self.session.tools))
 
@@ -813,6 +812,16 @@ class RealtimeSession:
         if task is None or not task.done() or task.cancelled() or task.exception() is not None:
             return None
         return task.result()
+
+    def stop_speaking(self) -> None:
+        """Silence the reply at once; its text goes on."""
+        if self.turn is not None:
+            self.turn.interrupt("speech")
+
+    def stop_response(self) -> None:
+        """Stop the reply at once, text and speech (with nothing to stop, nothing happens)."""
+        if self.turn is not None:
+            self.turn.interrupt("client_cancelled")
 
     def replace_items(self, items: list[Item]) -> None:
         """Make ``items`` the whole conversation (an in-process face setting its history)."""
