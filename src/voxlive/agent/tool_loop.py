@@ -64,9 +64,12 @@ class ToolLoop:
         elif isinstance(event, ServerEventResponseDone) and self._waiting is not None and not self._waiting.done():
             self._waiting.set_result(event.response)
 
+    def start(self) -> None:
+        """A new turn: no calls yet, and not cancelled."""
+        self.calls, self.cancelled = [], False
+
     async def run(self, session: RealtimeSession, max_steps: int) -> tuple[Response, list[dict[str, Any]]]:
         """The turn's steps (at most ``max_steps``): the last response, and the results of the tools run."""
-        self.calls, self.cancelled = [], False
         results: list[dict[str, Any]] = []
         made: dict[tuple[str, str], dict[str, Any]] = {}
         """The calls made this turn, by (name, arguments), and their outputs."""

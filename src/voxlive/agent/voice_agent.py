@@ -259,6 +259,7 @@ class VoiceAgent(EventEmitter):
     async def _respond(self, session: RealtimeSession) -> str:
         """The tool loop's responses, spoken as they stream; the reply once it has been spoken."""
         self._reply.start()
+        self._tool_loop.start()
         self.emit(StreamStart())
         response, results = await self._tool_loop.run(session, self.max_steps)
         end = stream_end(response)
