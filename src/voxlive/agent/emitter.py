@@ -8,6 +8,7 @@ import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar, overload
 
 from .events import AgentError, AgentEvent
@@ -103,7 +104,7 @@ class EventEmitter:
             if inspect.isawaitable(result):
                 task = asyncio.ensure_future(result)
                 self._tasks.add(task)
-                task.add_done_callback(lambda done, failed=name: self._async_listener_done(failed, done))
+                task.add_done_callback(partial(self._async_listener_done, name))
         return True
 
     def _async_listener_done(self, event: str, task: asyncio.Task[Any]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from ..protocol import (
@@ -88,10 +89,11 @@ def turns_over(items: list[Item], options: HistoryOptions) -> tuple[list[str], l
     reason) per limit that acted."""
     kept = list(items)
     trimmed: list[tuple[int, str]] = []
-    for reason, over in (
+    limits: list[tuple[str, Callable[[list[Message]], bool]]] = [
         ("max_messages", lambda m: options.max_messages > 0 and len(m) > options.max_messages),
         ("max_chars", lambda m: options.max_total_chars > 0 and size(m) > options.max_total_chars),
-    ):
+    ]
+    for reason, over in limits:
         before = len(chat_messages(kept, ""))
         while over(chat_messages(kept, "")) and (cut := _first_turn_end(kept)):
             del kept[:cut]

@@ -131,10 +131,10 @@ class VideoAgent(VoiceAgent):
             self._fail(ValueError(f"The video frame is not an image that can be read: {exc}"))
             return None
         fmt = str(message["image"].get("format") or "webp").removeprefix("image/")
-        sequence = message.get("sequence")
+        sequence, timestamp = message.get("sequence"), message.get("timestamp")
         frame = Frame(
             sequence=sequence if isinstance(sequence, int) else self._sequence,
-            timestamp=message.get("timestamp") if isinstance(message.get("timestamp"), int | float) else now_ms(),
+            timestamp=timestamp if isinstance(timestamp, int | float) else now_ms(),
             trigger=str(message.get("triggerReason") or "timer"),
             hash=digest,
             image_url=f"data:image/{fmt};base64,{data}",
