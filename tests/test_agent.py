@@ -13,7 +13,21 @@ import numpy as np
 import pytest
 
 from conftest import espeak, spoken
-from voxlive.agent import AgentDestroyedError, EventEmitter, HistoryOptions, Tool, VideoAgent, VoiceAgent
+from voxlive.agent import (
+    AgentDestroyedError,
+    AgentError,
+    AudioChunk,
+    EventEmitter,
+    HistoryCleared,
+    HistoryOptions,
+    SpeechOptions,
+    TextDelta,
+    Tool,
+    ToolResult,
+    VideoAgent,
+    VoiceAgent,
+)
+from voxlive.agent.connection import wire_message
 from voxlive.realtime.conversation import chat_messages
 from voxlive.speech import files
 from voxlive.speech.openai_compatible_llm import OpenAICompatibleLLM
@@ -106,6 +120,72 @@ async def test_listeners_sync_async_once_off_decorator_and_failures() -> None:
     emitter.emit("text", 3)
     await emitter.drain()
     assert isinstance(errors[0], ZeroDivisionError) and ("sync", 3) not in got
+
+
+async def test_listeners_by_class_get_the_event_and_by_name_the_seed_payload() -> None:
+    emitter = EventEmitter()
+    got: list[Any] = []
+    emitter.on(TextDelta, got.append)
+    emitter.on("chunk:text_delta", got.append)
+    emitter.once(HistoryCleared, got.append)
+    emitter.on("history_cleared", lambda: got.append("cleared"))
+    emitter.emit(TextDelta(id="item_1", text="Hi"))
+    emitter.emit(HistoryCleared())
+    emitter.emit(HistoryCleared())
+    assert got == [
+        TextDelta(id="item_1", text="Hi"),
+        {"id": "item_1", "text": "Hi"},
+        HistoryCleared(),
+        "cleared",
+        "cleared",
+    ]
+
+    result = ToolResult(name="get_weather", tool_call_id="call_1", result="Sunny.")
+    assert result.payload() == ({"name": "get_weather", "toolCallId": "call_1", "result": "Sunny."},)
+    assert wire_message(result) == {"type": "tool_result", "toolName": "get_weather", "toolCallId": "call_1",
+                                    "result": "Sunny."}  # fmt: skip
+    chunk = AudioChunk(chunk_id=0, data="AAA=", format="wav", text="Hello.", uint8_array=b"\0\0")
+    assert chunk.payload()[0]["uint8Array"] == b"\0\0" and "uint8Array" not in (wire_message(chunk) or {})
+    error = ValueError("bad")
+    assert AgentError(error=error).payload() == (error,)
+    assert wire_message(AgentError(error=error)) == {"type": "error", "error": "bad"}
+
+
+def fake_engine() -> Any:
+    """Enough of an engine to construct an agent on: no model is loaded."""
+    from types import SimpleNamespace
+
+    from voxlive.agent.setup import AGENT_SETTINGS
+
+    voices = SimpleNamespace(voice_names=lambda: ["alloy"])
+    return SimpleNamespace(settings=AGENT_SETTINGS, default_voice="alloy", tts=voices)
+
+
+def test_the_options_are_taken_as_mappings_with_the_seed_keys() -> None:
+    agent = VoiceAgent(engine=fake_engine(), history={"max_messages": 2}, streaming_speech={"minChunkSize": 30})
+    assert agent.history_options == HistoryOptions(max_messages=2)
+    assert agent.streaming_speech == SpeechOptions(min_chunk_size=30)
+    agent = VoiceAgent(engine=fake_engine(), history={"maxMessages": 4, "maxTotalChars": 500})
+    assert agent.history_options == HistoryOptions(max_messages=4, max_total_chars=500)
+    assert VoiceAgent(engine=fake_engine(), history=None).history_options == HistoryOptions()
+
+
+@pytest.mark.parametrize(
+    ("options", "problem"),
+    [
+        ({"history": {"max_message": 2}}, "Unknown history option"),
+        ({"history": {"maxMessages": "2"}}, "max_messages must be int"),
+        ({"history": {"maxMessages": 2, "max_messages": 3}}, "twice"),
+        ({"history": 5}, "history must be HistoryOptions or a mapping"),
+        ({"streaming_speech": {"parallelGeneration": 1}}, "parallel_generation must be bool"),
+        ({"streaming_speech": {"chunkSize": 10}}, "Unknown streaming_speech option"),
+    ],
+)
+def test_options_that_are_not_the_seeds_are_refused_at_once(options: dict[str, Any], problem: str) -> None:
+    with pytest.raises(TypeError, match=problem):
+        VoiceAgent(engine=fake_engine(), **options)
+    with pytest.raises(TypeError, match="max_total_chars must be int"):
+        HistoryOptions(max_total_chars=1.5)  # type: ignore[arg-type]
 
 
 # --- VoiceAgent on the local stack -----------------------------------------------------------------

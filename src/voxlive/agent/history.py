@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 from ..protocol import (
+    ClientEventConversationItemDelete,
     FunctionCallItem,
     FunctionCallOutputItem,
     InputTextContentPart,
@@ -16,15 +17,10 @@ from ..protocol import (
     new_id,
 )
 from ..realtime.conversation import Conversation, chat_messages
+from ..realtime.session import RealtimeSession
 from ..speech.llm import Message
-
-
-@dataclass(frozen=True)
-class HistoryOptions:
-    max_messages: int = 100
-    """The most chat messages kept (0: no limit)."""
-    max_total_chars: int = 0
-    """The most characters of message content kept (0: no limit)."""
+from .events import HistoryTrimmed
+from .options import HistoryOptions
 
 
 def history(conversation: Conversation) -> list[Message]:
@@ -79,30 +75,35 @@ def size(messages: list[Message]) -> int:
     ) + sum(len(json.dumps(m["tool_calls"])) for m in messages if m.get("tool_calls"))
 
 
-def trim(conversation: Conversation, options: HistoryOptions) -> list[tuple[int, str]]:
-    """Drop the oldest whole turns (a user message and all that answered it) while a limit is passed;
-    the most recent turn always stays. Returns (messages removed, reason) per limit that acted."""
+async def trim(session: RealtimeSession, options: HistoryOptions) -> list[HistoryTrimmed]:
+    """Delete the oldest whole turns (a user message and all that answered it) while a limit is passed; the
+    most recent turn always stays. One event per limit that acted."""
+    removed, trimmed = turns_over(list(session.conversation), options)
+    for item_id in removed:
+        await session.handle(ClientEventConversationItemDelete(item_id=item_id))
+    return [HistoryTrimmed(removed_count=count, reason=reason) for count, reason in trimmed]
+
+
+def turns_over(items: list[Item], options: HistoryOptions) -> tuple[list[str], list[tuple[int, str]]]:
+    """The ids of the oldest items to drop, by whole turns, to keep within the limits; and (messages removed,
+    reason) per limit that acted."""
+    kept = list(items)
     trimmed: list[tuple[int, str]] = []
-    for reason, over in (
+    limits: list[tuple[str, Callable[[list[Message]], bool]]] = [
         ("max_messages", lambda m: options.max_messages > 0 and len(m) > options.max_messages),
         ("max_chars", lambda m: options.max_total_chars > 0 and size(m) > options.max_total_chars),
-    ):
-        before = len(history(conversation))
-        while over(history(conversation)) and _drop_first_turn(conversation):
-            pass
-        removed = before - len(history(conversation))
+    ]
+    for reason, over in limits:
+        before = len(chat_messages(kept, ""))
+        while over(chat_messages(kept, "")) and (cut := _first_turn_end(kept)):
+            del kept[:cut]
+        removed = before - len(chat_messages(kept, ""))
         if removed:
             trimmed.append((removed, reason))
-    return trimmed
+    return [item.id or "" for item in items[: len(items) - len(kept)]], trimmed
 
 
-def _drop_first_turn(conversation: Conversation) -> bool:
-    items = list(conversation)
+def _first_turn_end(items: list[Item]) -> int:
+    """How many items the first turn takes (0: only the last turn is left)."""
     starts = [i for i, item in enumerate(items) if isinstance(item, MessageItem) and item.role == "user"]
-    cut = starts[1] if len(starts) > 1 else (starts[0] if starts and starts[0] > 0 else 0)
-    if cut == 0:
-        return False
-    for item in items[:cut]:
-        assert item.id is not None
-        conversation.delete(item.id)
-    return True
+    return starts[1] if len(starts) > 1 else (starts[0] if starts and starts[0] > 0 else 0)

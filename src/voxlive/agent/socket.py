@@ -67,6 +67,13 @@ class WebsocketsSocket:
         await self.connection.close()
 
 
+async def dial(url: str) -> WebsocketsSocket:
+    """A connection to the WebSocket server at ``url``."""
+    import websockets
+
+    return WebsocketsSocket(await websockets.connect(url, max_size=None))
+
+
 def adapt(websocket: Any) -> AgentSocket:
     """The right adapter for ``websocket``."""
     if hasattr(websocket, "send_text") and hasattr(websocket, "application_state"):

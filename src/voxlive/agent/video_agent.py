@@ -5,15 +5,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import io
 import time
 import uuid
-from dataclasses import dataclass
 from typing import Any, Literal
 
-import numpy as np
-
 from ..protocol import InputImageContentPart, MessageItem
+from .connection import VideoConnection
+from .events import AgentWarning, ConfigChanged, FrameReceived, FrameRequested
+from .frames import Frame, image_data, now_ms, perceptual_hash
 from .voice_agent import VoiceAgent
 
 FrameTrigger = Literal["scene_change", "user_request", "timer", "initial"]
@@ -23,35 +22,6 @@ VIDEO_INSTRUCTIONS = (
     "When you look at images, be concise but informative, and describe what you see when asked. Keep your "
     "answers conversational: they are spoken aloud. Use tools when they give accurate information."
 )
-
-
-@dataclass
-class Frame:
-    sequence: int
-    timestamp: float
-    trigger: str
-    hash: int
-    image_url: str
-    """A ``data:`` URL of the image."""
-
-    def context(self) -> dict[str, Any]:
-        return {
-            "sequence": self.sequence,
-            "timestamp": self.timestamp,
-            "triggerReason": self.trigger,
-            "frameHash": f"{self.hash:016x}",
-        }
-
-
-def perceptual_hash(image: bytes) -> tuple[int, int, int]:
-    """A 64-bit difference hash of an image (near-identical frames differ in few bits), and its size."""
-    from PIL import Image
-
-    with Image.open(io.BytesIO(image)) as picture:
-        width, height = picture.size
-        small = np.asarray(picture.convert("L").resize((9, 8), Image.Resampling.BILINEAR), np.int16)
-    bits = (small[:, 1:] > small[:, :-1]).flatten()
-    return int("".join("1" if bit else "0" for bit in bits), 2), width, height
 
 
 class VideoAgent(VoiceAgent):
@@ -65,6 +35,7 @@ class VideoAgent(VoiceAgent):
     """
 
     name = "VideoAgent"
+    _connection_type = VideoConnection
 
     def __init__(
         self,
@@ -112,7 +83,7 @@ class VideoAgent(VoiceAgent):
                 raise ValueError("max_context_frames must be at least 1.")
             self.config["maxContextFrames"] = max_context_frames
             del self._frames[: max(0, len(self._frames) - max_context_frames)]
-        self.emit("config_changed", dict(self.config))
+        self.emit(ConfigChanged(max_context_frames=self.config["maxContextFrames"]))
         return dict(self.config)
 
     def clear_history(self) -> None:
@@ -123,8 +94,7 @@ class VideoAgent(VoiceAgent):
         """Ask the client for a frame now."""
         self._requested_at = time.monotonic()
         self._frame_arrived.clear()
-        self._send({"type": "capture_frame", "reason": reason, "timestamp": _now_ms()})
-        self.emit("frame_requested", {"reason": reason})
+        self.emit(FrameRequested(reason=reason))
 
     async def send_frame(
         self, data: str, query: str | None = None, *, width: int = 640, height: int = 480, format: str = "webp"
@@ -138,11 +108,9 @@ class VideoAgent(VoiceAgent):
 
     def take_frame(self, message: dict[str, Any]) -> Frame | None:
         """A ``video_frame`` message: checked, hashed, classified and added to the visual context."""
-        image = message.get("image") if isinstance(message.get("image"), dict) else None
-        data = image.get("data") if image else None
-        if not isinstance(data, str) or not data:
-            self.emit("warning", "Received a video frame without image data")
-            self._send({"type": "error", "error": "A video_frame needs image.data (base64)."})
+        data = image_data(message)
+        if data is None:
+            self.emit(AgentWarning(message="Received a video frame without image data"))
             return None
         if data.startswith("data:"):
             data = data.partition(",")[2]
@@ -162,11 +130,11 @@ class VideoAgent(VoiceAgent):
         except Exception as exc:
             self._fail(ValueError(f"The video frame is not an image that can be read: {exc}"))
             return None
-        fmt = str(image.get("format") or "webp").removeprefix("image/")
-        sequence = message.get("sequence")
+        fmt = str(message["image"].get("format") or "webp").removeprefix("image/")
+        sequence, timestamp = message.get("sequence"), message.get("timestamp")
         frame = Frame(
             sequence=sequence if isinstance(sequence, int) else self._sequence,
-            timestamp=message.get("timestamp") if isinstance(message.get("timestamp"), int | float) else _now_ms(),
+            timestamp=timestamp if isinstance(timestamp, int | float) else now_ms(),
             trigger=str(message.get("triggerReason") or "timer"),
             hash=digest,
             image_url=f"data:image/{fmt};base64,{data}",
@@ -185,16 +153,14 @@ class VideoAgent(VoiceAgent):
         self._last = frame
         self._frame_arrived.set()
         self.emit(
-            "frame_received",
-            {
-                "sequence": frame.sequence,
-                "timestamp": frame.timestamp,
-                "triggerReason": frame.trigger,
-                "size": len(raw),
-                "dimensions": {"width": width, "height": height},
-            },
+            FrameReceived(
+                sequence=frame.sequence,
+                timestamp=frame.timestamp,
+                trigger_reason=frame.trigger,
+                size=len(raw),
+                dimensions={"width": width, "height": height},
+            )
         )
-        self._send({"type": "frame_ack", "sequence": frame.sequence, "timestamp": frame.timestamp})
         return frame
 
     # -- turns with frames -----------------------------------------------------------------------
@@ -206,40 +172,10 @@ class VideoAgent(VoiceAgent):
             try:
                 await asyncio.wait_for(self._frame_arrived.wait(), self.frame_wait)
             except TimeoutError:
-                self.emit("warning", f"No frame arrived within {self.frame_wait} s of the request")
+                self.emit(AgentWarning(message=f"No frame arrived within {self.frame_wait} s of the request"))
         self._requested_at = None
         for earlier in self._session.conversation if self._session is not None else []:
             if isinstance(earlier, MessageItem) and earlier is not item:
                 earlier.content = [p for p in earlier.content if not isinstance(p, InputImageContentPart)]
         item.content += [InputImageContentPart(image_url=frame.image_url) for frame in self._frames]
         return bool(self._frames)
-
-    def _handlers(self) -> dict[str, Any]:
-        return {**super()._handlers(), "video_frame": self._on_frame, "client_ready": self._on_client_ready}
-
-    async def _on_transcript(self, message: dict[str, Any]) -> None:
-        if isinstance(message.get("text"), str) and message["text"].strip():
-            self.request_frame_capture("user_request")
-        await super()._on_transcript(message)
-
-    async def _on_audio(self, message: dict[str, Any]) -> None:
-        if isinstance(message.get("data"), str) and message["data"]:
-            self.request_frame_capture("user_request")
-        await super()._on_audio(message)
-
-    async def _on_frame(self, message: dict[str, Any]) -> None:
-        self.take_frame(message)
-
-    async def _on_client_ready(self, message: dict[str, Any]) -> None:
-        self._send({"type": "session_init", "sessionId": self.session_id})
-        self.emit("client_ready", message.get("capabilities"))
-
-    def _completion(self, reply: str, results: list[dict[str, Any]]) -> dict[str, Any]:
-        frames = (
-            {"frameCount": len(self._frames), "lastFrameSequence": self._frames[-1].sequence} if self._frames else None
-        )
-        return {**super()._completion(reply, results), "sessionId": self.session_id, "frameContext": frames}
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)

@@ -789,6 +789,48 @@ class RealtimeSession:
             for item in items
         ]
 
+    # -- for in-process faces (``VoiceAgent``) --------------------------------------------------
+
+    def set_tools(self, tools: list[FunctionTool | MCPServer]) -> None:
+        """Replace the session's tools, checked as a client's ``session.update`` of them is (``ProtocolError``)."""
+        update = RequestSession(tools=tools)
+        check_tools(update, "session", self.session.tools)
+        self.mcp.check(mcp_servers(update.tools), "session.tools")
+        self.session = self.session.model_copy(update={"tools": update.tools}, deep=True)
+        self.send(ServerEventSessionUpdated(session=self.session.model_copy(deep=True)))
+        self.mcp.configure(mcp_servers(self.session.tools))
+
+    async def wait_idle(self) -> None:
+        """Until no response is running (its ``response.done`` goes out before it frees the slot)."""
+        active = self.response
+        if active is not None and active.task is not None:
+            await asyncio.wait([active.task])
+
+    def heard_transcript(self, item_id: str) -> Transcript | None:
+        """The finished transcription of the user's audio item ``item_id``; ``None`` while it runs or if it failed."""
+        task = self.listener.transcripts.get(item_id)
+        if task is None or not task.done() or task.cancelled() or task.exception() is not None:
+            return None
+        return task.result()
+
+    def stop_speaking(self) -> None:
+        """Silence the reply at once; its text goes on."""
+        if self.turn is not None:
+            self.turn.interrupt("speech")
+
+    def stop_response(self) -> None:
+        """Stop the reply at once, text and speech (with nothing to stop, nothing happens)."""
+        if self.turn is not None:
+            self.turn.interrupt("client_cancelled")
+
+    def replace_items(self, items: list[Item]) -> None:
+        """Make ``items`` the whole conversation (an in-process face setting its history)."""
+        for item in list(self.conversation):
+            assert item.id is not None
+            self.conversation.delete(item.id)
+        for item in items:
+            self.conversation.insert(item)
+
 
 TRANSCRIPTION_FIELDS = frozenset(
     {"input_audio_format", "input_audio_sampling_rate", "input_audio_transcription", "turn_detection",
