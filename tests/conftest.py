@@ -1,4 +1,9 @@
-"""Shared fixtures: a real ``voxlive serve`` on loopback, and a raw WebSocket client for it."""
+"""Shared fixtures: a real ``voxlive serve`` on loopback, and a raw WebSocket client for it; the ``models`` marker.
+
+A test that loads the real models (LLM, STT, TTS, VAD, turn model) is marked ``models``: automatically when it uses
+one of ``MODEL_FIXTURES`` (directly or through another fixture), explicitly (``@pytest.mark.models`` or a module's
+``pytestmark``) when it builds them itself. ``pytest -m "not models"`` is the fast loop.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +27,23 @@ import websockets
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="voxlive-data-")  # conversations stored by test servers
+
+MODEL_FIXTURES = frozenset({"server", "piper", "whisper"})
+"""The shared fixtures that load the real models."""
+_models_allowed = False
+"""Whether the test being set up or run is marked ``models`` (``start_server`` refuses to run otherwise)."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if MODEL_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.models)
+
+
+@pytest.hookimpl(tryfirst=True)  # before the test's fixtures are set up
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    global _models_allowed
+    _models_allowed = item.get_closest_marker("models") is not None
 
 
 def free_port() -> int:
@@ -64,6 +86,9 @@ class Server:
 
 
 def start_server(tmp: Path, config: str = "", port: int | None = None) -> Server:
+    """``voxlive serve`` with ``config`` on ``port`` (a free one by default), once healthy; only in a test marked
+    ``models``, since it loads them."""
+    assert _models_allowed, "this test starts voxlive serve, which loads the models: mark it @pytest.mark.models"
     port = port or free_port()
     (tmp / "voxlive.toml").write_text(config)
     log = (tmp / "server.log").open("wb")

@@ -119,6 +119,7 @@ def denoise(ns: NoiseSuppressor, x: np.ndarray, sizes: list[int]) -> np.ndarray:
 # Measured: the benchmark's white noise is attenuated by 12 / 20-22 / 25-30 dB with the near_field / far_field /
 # azure_deep_noise_suppression settings (attenuation limits 12 / 24 / unlimited dB); this scene measures 11.1 /
 # 19.6-20.2 / 24.7-26.7 dB over six noise seeds. Correlation with the clean speech: 0.95-0.97 here (input 0.81).
+@pytest.mark.models  # DeepFilterNet
 @pytest.mark.parametrize(
     ("kind", "min_attenuation_db"),
     [("near_field", 8.0), ("far_field", 15.0), ("azure_deep_noise_suppression", 20.0)],
@@ -140,6 +141,7 @@ def test_noise_suppression_lowers_noise_and_keeps_speech(
     assert corr(y, clean) > corr(clean + noise, clean) + 0.1
 
 
+@pytest.mark.models  # DeepFilterNet
 def test_noise_suppression_leaves_clean_speech_alone(speech: dict[str, np.ndarray]) -> None:
     clean = np.concatenate([np.zeros(SR // 2), speech["user2"], np.zeros(SR // 2)])
     y = denoise(NoiseSuppressor("azure_deep_noise_suppression"), clean, [320])
@@ -147,6 +149,7 @@ def test_noise_suppression_leaves_clean_speech_alone(speech: dict[str, np.ndarra
     assert abs(dbfs(np.mean(y**2)) - dbfs(np.mean(clean**2))) < 2.0
 
 
+@pytest.mark.models  # DeepFilterNet
 def test_noise_suppression_output_length_tracks_input_exactly() -> None:
     rng = np.random.default_rng(3)
     ns = NoiseSuppressor("far_field")
@@ -159,6 +162,7 @@ def test_noise_suppression_output_length_tracks_input_exactly() -> None:
     assert total_in == total_out
 
 
+@pytest.mark.models  # DeepFilterNet
 def test_noise_suppression_latency_is_the_documented_constant(speech: dict[str, np.ndarray]) -> None:
     ns = NoiseSuppressor("near_field")
     x = np.concatenate([np.zeros(SR // 4), speech["user2"], np.zeros(SR // 4)])
@@ -168,6 +172,7 @@ def test_noise_suppression_latency_is_the_documented_constant(speech: dict[str, 
     assert int(np.argmax(xc)) == ns.latency
 
 
+@pytest.mark.models  # DeepFilterNet
 def test_noise_suppression_reset_forgets_the_old_stream() -> None:
     rng = np.random.default_rng(5)
     ns = NoiseSuppressor("azure_deep_noise_suppression")
@@ -178,6 +183,7 @@ def test_noise_suppression_reset_forgets_the_old_stream() -> None:
     assert np.abs(out).max() <= 1
 
 
+@pytest.mark.models  # DeepFilterNet
 def test_noise_suppression_rejects_bad_input() -> None:
     with pytest.raises(ValueError, match="near_field"):
         NoiseSuppressor("loud")

@@ -234,6 +234,7 @@ def lonely_server(tmp_path) -> Iterator[Server]:
     stop_server(running)
 
 
+@pytest.mark.models
 async def test_fail_fast_when_the_server_dies(lonely_server: Server) -> None:
     recorder = Recorder()
     session = await VoiceLiveClient(lonely_server.http).start_session("m", handlers=recorder)
@@ -250,6 +251,7 @@ async def test_fail_fast_when_the_server_dies(lonely_server: Server) -> None:
         await session.add_user_text("anyone there?")
 
 
+@pytest.mark.models
 async def test_reconnect_mode_resumes_the_conversation_and_replays_the_session_config(tmp_path) -> None:
     """The server is killed and started again (on the same store): the session reconnects, resumes its
     conversation (its items sent again) and sends its configuration again."""

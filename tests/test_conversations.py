@@ -324,6 +324,7 @@ async def test_a_store_purges_what_is_past_its_retention(store: ConversationStor
     assert await store.load(old, "") is None and await store.load(new, "") is not None
 
 
+@pytest.mark.models
 async def test_two_servers_share_conversations_through_postgres(
     postgres: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

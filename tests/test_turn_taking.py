@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from conftest import Client, espeak, silence, spoken, stream_pcm
 from voxlive.realtime.response import same_request
@@ -134,6 +135,7 @@ def test_urgent_work_pauses_deferrable_work() -> None:
         assert time.monotonic() - began < 0.5
 
 
+@pytest.mark.models  # voxlive serve checking the model files
 def test_a_missing_or_corrupt_turn_model_stops_the_server(tmp_path: Path) -> None:
     def serve() -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "VOXLIVE_CACHE_DIR": str(tmp_path)}
