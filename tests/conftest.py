@@ -189,7 +189,7 @@ async def client(server: Server) -> AsyncIterator[Client]:
 
 @pytest.fixture(scope="session")
 async def piper():
-    """The project's own TTS, to speak the user's side of a conversation."""
+    """The project's own TTS, to speak the user's side of a conversation (``benchmarks.common.spoken``)."""
     from voxlive.speech.tts import PiperTTS
 
     tts = PiperTTS()
@@ -205,41 +205,6 @@ async def whisper():
     stt = WhisperSTT("tiny.en")
     await stt.load()
     return stt
-
-
-async def spoken(piper, text: str, rate: int = 24_000, lead_ms: int = 300, tail_ms: int = 1200):
-    """``text`` spoken by Piper as int16 at ``rate``, with silence before and after (the same audio every run)."""
-    import numpy as np
-
-    from voxlive.speech.audio import resample
-    from voxlive.speech.prosody import Prosody
-
-    speech = await piper.synthesize(text, prosody=Prosody(variation=0))
-    audio = resample(speech.audio, speech.sample_rate, rate)
-    return np.concatenate(
-        [np.zeros(rate * lead_ms // 1000, np.int16), audio, np.zeros(rate * tail_ms // 1000, np.int16)]
-    )
-
-
-def espeak(text: str, rate: int = 24_000, voice: str = "en-us", words_per_minute: int = 150):
-    """``text`` spoken by Debian's espeak-ng (another voice than the server's), as int16 at ``rate``."""
-    import wave
-
-    import numpy as np
-
-    from voxlive.speech.audio import resample
-
-    with tempfile.NamedTemporaryFile(suffix=".wav") as out:
-        subprocess.run(["espeak-ng", "-v", voice, "-s", str(words_per_minute), "-w", out.name, text], check=True)
-        with wave.open(out.name) as wav:
-            audio = np.frombuffer(wav.readframes(wav.getnframes()), "<i2").astype(np.int16)
-            return resample(audio, wav.getframerate(), rate)
-
-
-def silence(ms: int, rate: int = 24_000):
-    import numpy as np
-
-    return np.zeros(rate * ms // 1000, np.int16)
 
 
 async def stream_pcm(send, audio, rate: int = 24_000, chunk_ms: int = 100, speed: float = 1.0) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from conftest import espeak, spoken
+from benchmarks.common import espeak, spoken
 from voxlive.agent import AgentDestroyedError, EventEmitter, HistoryOptions, Tool, VideoAgent, VoiceAgent
 from voxlive.realtime.conversation import chat_messages
 from voxlive.speech import files

@@ -6,13 +6,10 @@ API), so nothing here depends on the machine's speed.
 
 from __future__ import annotations
 
-import subprocess
-import wave
-from pathlib import Path
-
 import numpy as np
 import pytest
 
+from benchmarks.common import espeak_wav
 from voxlive.speech.echo import EchoCanceller
 from voxlive.speech.noise import NoiseSuppressor
 
@@ -24,13 +21,10 @@ SPEECH_LEVEL_DBFS = -50.0
 Residual echo must stay under it (measured: under -66 dBFS), the user's voice above it."""
 
 
-def espeak(tmp: Path, text: str, voice: str) -> np.ndarray:
+def utterance(text: str, voice: str) -> np.ndarray:
     """An utterance as float64 at 16 kHz with a -26 dBFS active level (band-limited FFT resampling)."""
-    path = tmp / f"{abs(hash((text, voice)))}.wav"
-    subprocess.run(["espeak-ng", "-v", voice, "-w", str(path), text], check=True)
-    with wave.open(str(path)) as w:
-        rate = w.getframerate()
-        x = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float64) / 32768
+    audio, rate = espeak_wav(text, voice, words_per_minute=175)
+    x = audio.astype(np.float64) / 32768
     m = round(len(x) * SR / rate)
     spectrum = np.zeros(m // 2 + 1, dtype=complex)
     k = min(len(spectrum), len(x) // 2 + 1)
@@ -89,18 +83,15 @@ def chunked(x: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def speech(tmp_path_factory: pytest.TempPathFactory) -> dict[str, np.ndarray]:
-    tmp = tmp_path_factory.mktemp("espeak")
+def speech() -> dict[str, np.ndarray]:
     return {
-        "user": espeak(tmp, "Please book a table for four people at seven thirty tomorrow evening.", "en-gb+f3"),
-        "user2": espeak(tmp, "Can you remind me to call my sister after the meeting ends?", "en-gb+f3"),
+        "user": utterance("Please book a table for four people at seven thirty tomorrow evening.", "en-gb+f3"),
+        "user2": utterance("Can you remind me to call my sister after the meeting ends?", "en-gb+f3"),
         "agent": np.concatenate(
             [
-                espeak(
-                    tmp, "Sure, I can help you with that. Let me look up the details for you right now.", "en-us+m3"
-                ),
-                espeak(tmp, "Your appointment is confirmed for Tuesday at ten in the morning.", "en-us+m3"),
-                espeak(tmp, "The weather in Seattle will be cloudy with a chance of light rain.", "en-us+m3"),
+                utterance("Sure, I can help you with that. Let me look up the details for you right now.", "en-us+m3"),
+                utterance("Your appointment is confirmed for Tuesday at ten in the morning.", "en-us+m3"),
+                utterance("The weather in Seattle will be cloudy with a chance of light rain.", "en-us+m3"),
             ]
         ),
     }

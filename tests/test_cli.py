@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Server, espeak
+from benchmarks.common import espeak
+from conftest import Server
 from voxlive.speech import files
 from voxlive.speech.assets import QWEN_GGUF, SMART_TURN
 

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from conftest import Server, spoken, start_server, stop_server
+from benchmarks.common import spoken
+from conftest import Server, start_server, stop_server
 from voxlive.client import (
     AudioPlayback,
     ConnectedEventArgs,

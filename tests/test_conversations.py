@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 import websockets
 
-from conftest import Client, Server, spoken, start_server, stop_server, until_idle
+from benchmarks.common import spoken
+from conftest import Client, Server, start_server, stop_server, until_idle
 from voxlive.protocol.items import AudioContentPart, MessageItem
 from voxlive.realtime.journal import Archive
 from voxlive.store import ConversationStore

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import Client, espeak, silence, spoken, stream_pcm
+from benchmarks.common import espeak, silence, spoken
+from conftest import Client, stream_pcm
 from voxlive.realtime.response import same_request
 from voxlive.speech.cpu import Priority
 from voxlive.speech.llm import LLMRequest

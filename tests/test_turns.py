@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import silence, spoken
+from benchmarks.common import silence, spoken
 from voxlive.protocol import AzureSemanticDetection, AzureSemanticVad, ClientEventSessionUpdate
 from voxlive.realtime.end_of_utterance import EndOfUtterance, completeness
 from voxlive.realtime.turn_detector import SilenceStarted, SpeechResumed, SpeechStarted, SpeechStopped, TurnDetector

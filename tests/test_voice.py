@@ -10,7 +10,8 @@ import re
 import numpy as np
 import pytest
 
-from conftest import Client, espeak, silence, spoken, stream_pcm
+from benchmarks.common import espeak, silence, spoken
+from conftest import Client, stream_pcm
 from voxlive.realtime.turn_detector import GUARDED_LOOKBACK_MS
 from voxlive.speech.audio import OUTPUT_RATES, decode, resample, to_float
 from voxlive.speech.phrases import normalized
