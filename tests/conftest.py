@@ -1,8 +1,9 @@
 """Shared fixtures: a real ``voxlive serve`` on loopback, and a raw WebSocket client for it; the ``models`` marker.
 
-A test that loads the real models (LLM, STT, TTS, VAD, turn model) is marked ``models``: automatically when it uses
-one of ``MODEL_FIXTURES`` (directly or through another fixture), explicitly (``@pytest.mark.models`` or a module's
-``pytestmark``) when it builds them itself. ``pytest -m "not models"`` is the fast loop.
+A test that needs the real models (LLM, STT, TTS, VAD, turn model, noise suppression) is marked ``models``:
+automatically when it uses one of ``MODEL_FIXTURES`` (directly or through another fixture), explicitly
+(``@pytest.mark.models`` or a module's ``pytestmark``) when it loads them itself, starts ``voxlive serve`` or
+checks their files. ``pytest -m "not models"`` is the fast loop.
 """
 
 from __future__ import annotations
@@ -172,6 +173,17 @@ class Client:
             event = await self.recv(timeout)
             events.append(event)
             if event["type"] == kind:
+                return events
+
+    async def processed(self) -> list[dict[str, Any]]:
+        """Every event up to the answer to a request sent now: the server has processed all the audio sent before
+        it, and made every decision on it (what a test waits for instead of a guess at how long that takes)."""
+        await self.send({"type": "conversation.item.retrieve", "item_id": "item_none", "event_id": "processed"})
+        events = []
+        while True:
+            event = await self.recv()
+            events.append(event)
+            if event["type"] == "error" and event["error"].get("event_id") == "processed":
                 return events
 
 
