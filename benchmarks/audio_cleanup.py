@@ -29,11 +29,8 @@ import argparse
 import ctypes
 import json
 import platform
-import subprocess
 import sys
-import tempfile
 import time
-import wave
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
@@ -41,6 +38,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import espeak_wav
 
 SR = 16000
 BLOCK = 160  # 10 ms at 16 kHz
@@ -98,12 +98,7 @@ def resample(x: np.ndarray, src: int, dst: int) -> np.ndarray:
 
 def espeak(text: str, voice: str, speed: int = 165) -> np.ndarray:
     """One utterance from espeak-ng as float64 at 16 kHz, normalised to -26 dBFS active level."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "u.wav"
-        subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(path), text], check=True)
-        with wave.open(str(path)) as w:
-            rate = w.getframerate()
-            data = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+    data, rate = espeak_wav(text, voice, speed)
     x = resample(np.concatenate([data.astype(np.float64) / 32768, np.zeros(rate // 10)]), rate, SR)
     return set_level(x, ACTIVE_DBFS)
 

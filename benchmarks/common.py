@@ -1,4 +1,8 @@
-"""What every benchmark shares: a real server on loopback, spoken test audio, p50/p95 tables, JSON results."""
+"""What every benchmark shares: a real server on loopback, spoken test audio, p50/p95 tables, JSON results.
+
+The tests speak with the same helpers (``espeak``, ``piper_speech``, ``spoken``, ``silence``), imported as
+``benchmarks.common`` (pytest puts the repository's root on the import path: ``pythonpath`` in pyproject.toml).
+"""
 
 from __future__ import annotations
 
@@ -67,14 +71,19 @@ def server(config: str = "", source: str | None = None) -> Iterator[str]:
         os.unlink(file.name)
 
 
-def espeak(text: str, rate: int, voice: str = "en-us", words_per_minute: int = 150) -> np.ndarray:
-    """Speech from Debian's espeak-ng, int16 at ``rate``."""
-    from voxlive.speech.audio import resample
-
+def espeak_wav(text: str, voice: str = "en-us", words_per_minute: int = 150) -> tuple[np.ndarray, int]:
+    """``text`` spoken by Debian's espeak-ng, as it writes it: int16 samples and their rate."""
     with tempfile.NamedTemporaryFile(suffix=".wav") as out:
         subprocess.run(["espeak-ng", "-v", voice, "-s", str(words_per_minute), "-w", out.name, text], check=True)
-        audio, source_rate = read_wav(Path(out.name))
-        return resample(audio, source_rate, rate)
+        return read_wav(Path(out.name))
+
+
+def espeak(text: str, rate: int = 24_000, voice: str = "en-us", words_per_minute: int = 150) -> np.ndarray:
+    """``text`` spoken by espeak-ng (another voice than the server's), int16 at ``rate``."""
+    from voxlive.speech.audio import resample
+
+    audio, source_rate = espeak_wav(text, voice, words_per_minute)
+    return resample(audio, source_rate, rate)
 
 
 def read_wav(path: Path) -> tuple[np.ndarray, int]:
@@ -92,15 +101,33 @@ def write_wav(path: Path, audio: np.ndarray, rate: int) -> None:
         out.writeframes(audio.astype("<i2").tobytes())
 
 
+async def piper_speech(piper: PiperTTS, text: str, rate: int = 24_000, vary: bool = False) -> np.ndarray:
+    """``text`` spoken by Piper (the server's own voice), int16 at ``rate``: the same audio every run, unless
+    ``vary`` (the voice's own random variation)."""
+    from voxlive.speech.audio import resample
+    from voxlive.speech.prosody import Prosody
+
+    speech = await piper.synthesize(text, prosody=Prosody() if vary else Prosody(variation=0))
+    return resample(speech.audio, speech.sample_rate, rate)
+
+
+async def spoken(piper: PiperTTS, text: str, rate: int = 24_000, lead_ms: int = 300, tail_ms: int = 1200) -> np.ndarray:
+    """``text`` spoken by Piper (the same audio every run) with silence before and after, int16 at ``rate``."""
+    audio = await piper_speech(piper, text, rate)
+    return np.concatenate([silence(lead_ms, rate), audio, silence(tail_ms, rate)])
+
+
+def silence(ms: int, rate: int = 24_000) -> np.ndarray:
+    return np.zeros(rate * ms // 1000, np.int16)
+
+
 async def speech(piper: PiperTTS, text: str, voice: str) -> np.ndarray:
     """``text`` spoken by Piper (``voice`` "piper", no variation) or an espeak-ng voice, int16 at 16 kHz."""
-    from voxlive.speech.audio import STAGE_RATE, resample
-    from voxlive.speech.prosody import Prosody
+    from voxlive.speech.audio import STAGE_RATE
 
     if voice != "piper":
         return espeak(text, STAGE_RATE, voice)
-    spoken = await piper.synthesize(text, prosody=Prosody(variation=0))
-    return resample(spoken.audio, spoken.sample_rate, STAGE_RATE)
+    return await piper_speech(piper, text, STAGE_RATE)
 
 
 ONES = (

@@ -16,9 +16,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import espeak, write_wav
+from common import espeak, piper_speech, write_wav
 
-from voxlive.speech.audio import resample
 from voxlive.speech.tts import PiperTTS
 
 DATA = Path(__file__).parent / "data"
@@ -68,11 +67,7 @@ async def main() -> None:
     listing = []
     for index, text in enumerate(QUESTIONS):
         voice = "espeak" if index % 2 else "piper"
-        if voice == "piper":
-            spoken = await piper.synthesize(text)
-            audio = resample(spoken.audio, spoken.sample_rate, RATE)
-        else:
-            audio = espeak(text, RATE)
+        audio = await piper_speech(piper, text, RATE, vary=True) if voice == "piper" else espeak(text, RATE)
         clip, speech_ms = trimmed(audio)
         name = f"q{index + 1:02d}_{voice}.wav"
         write_wav(DATA / name, clip, RATE)

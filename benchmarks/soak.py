@@ -60,7 +60,7 @@ import numpy as np
 import websockets
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import RESULTS, espeak, percentile_table, summary
+from common import RESULTS, espeak, percentile_table, piper_speech, summary
 
 log = logging.getLogger("soak")
 
@@ -165,8 +165,6 @@ class Material:
 
 async def make_material(seed: int) -> Material:
     """Questions and statements spoken alternately by Piper and espeak-ng (either alone if the other fails)."""
-    from voxlive.speech.audio import resample
-    from voxlive.speech.prosody import Prosody
     from voxlive.speech.tts import PiperTTS
 
     rng = np.random.default_rng(seed)
@@ -183,8 +181,7 @@ async def make_material(seed: int) -> Material:
 
     async def say(text: str, index: int, noise: float) -> Utterance:
         if piper is not None and (index % 2 == 0 or not has_espeak):
-            speech = await piper.synthesize(text, prosody=Prosody(variation=0))
-            return utterance(text, "piper", resample(speech.audio, speech.sample_rate, RATE), noise, rng)
+            return utterance(text, "piper", await piper_speech(piper, text, RATE), noise, rng)
         return utterance(text, "espeak-ng", await asyncio.to_thread(espeak, text, RATE), noise, rng)
 
     questions = [await say(text, i, 0.0) for i, text in enumerate(QUESTIONS)]

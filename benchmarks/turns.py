@@ -28,7 +28,7 @@ import numpy as np
 import websockets
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import espeak, percentile_table, server, summary, word_errors, write_results
+from common import espeak, percentile_table, piper_speech, server, summary, word_errors, write_results
 
 from voxlive.speech.audio import resample
 from voxlive.speech.tts import PiperTTS
@@ -69,18 +69,11 @@ CONFIGS = {"default": "", "no turn model": "[turn]\nsmart_turn = false\n"}
 BASELINE = "baseline"
 
 
-async def speech(piper: PiperTTS, text: str, use_espeak: bool) -> np.ndarray:
-    if use_espeak:
-        return espeak(text, RATE)
-    spoken = await piper.synthesize(text)
-    return resample(spoken.audio, spoken.sample_rate, RATE)
-
-
 async def utterances(piper: PiperTTS) -> list[tuple[str, np.ndarray, bool]]:
     """(text, audio with 300 ms of silence before and 1.5 s after, has an inner pause)."""
     out = []
     for index, text in enumerate(COMPLETE):
-        audio = await speech(piper, text, index % 2 == 1)
+        audio = espeak(text, RATE) if index % 2 else await piper_speech(piper, text, RATE, vary=True)
         out.append((text, audio, False))
     pause = np.zeros(RATE * PAUSE_MS // 1000, np.int16)
     for index, (first, second) in enumerate(PAUSED):

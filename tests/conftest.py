@@ -1,4 +1,10 @@
-"""Shared fixtures: a real ``voxlive serve`` on loopback, and a raw WebSocket client for it."""
+"""Shared fixtures: a real ``voxlive serve`` on loopback, and a raw WebSocket client for it; the ``models`` marker.
+
+A test that needs the real models (LLM, STT, TTS, VAD, turn model, noise suppression) is marked ``models``:
+automatically when it uses one of ``MODEL_FIXTURES`` (directly or through another fixture), explicitly
+(``@pytest.mark.models`` or a module's ``pytestmark``) when it loads them itself, starts ``voxlive serve`` or
+checks their files. ``pytest -m "not models"`` is the fast loop.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +28,23 @@ import websockets
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="voxlive-data-")  # conversations stored by test servers
+
+MODEL_FIXTURES = frozenset({"server", "piper", "whisper"})
+"""The shared fixtures that load the real models."""
+_models_allowed = False
+"""Whether the test being set up or run is marked ``models`` (``start_server`` refuses to run otherwise)."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if MODEL_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.models)
+
+
+@pytest.hookimpl(tryfirst=True)  # before the test's fixtures are set up
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    global _models_allowed
+    _models_allowed = item.get_closest_marker("models") is not None
 
 
 def free_port() -> int:
@@ -64,6 +87,9 @@ class Server:
 
 
 def start_server(tmp: Path, config: str = "", port: int | None = None) -> Server:
+    """``voxlive serve`` with ``config`` on ``port`` (a free one by default), once healthy; only in a test marked
+    ``models``, since it loads them."""
+    assert _models_allowed, "this test starts voxlive serve, which loads the models: mark it @pytest.mark.models"
     port = port or free_port()
     (tmp / "voxlive.toml").write_text(config)
     log = (tmp / "server.log").open("wb")
@@ -149,6 +175,17 @@ class Client:
             if event["type"] == kind:
                 return events
 
+    async def processed(self) -> list[dict[str, Any]]:
+        """Every event up to the answer to a request sent now: the server has processed all the audio sent before
+        it, and made every decision on it (what a test waits for instead of a guess at how long that takes)."""
+        await self.send({"type": "conversation.item.retrieve", "item_id": "item_none", "event_id": "processed"})
+        events = []
+        while True:
+            event = await self.recv()
+            events.append(event)
+            if event["type"] == "error" and event["error"].get("event_id") == "processed":
+                return events
+
 
 @pytest.fixture
 async def client(server: Server) -> AsyncIterator[Client]:
@@ -164,7 +201,7 @@ async def client(server: Server) -> AsyncIterator[Client]:
 
 @pytest.fixture(scope="session")
 async def piper():
-    """The project's own TTS, to speak the user's side of a conversation."""
+    """The project's own TTS, to speak the user's side of a conversation (``benchmarks.common.spoken``)."""
     from voxlive.speech.tts import PiperTTS
 
     tts = PiperTTS()
@@ -180,41 +217,6 @@ async def whisper():
     stt = WhisperSTT("tiny.en")
     await stt.load()
     return stt
-
-
-async def spoken(piper, text: str, rate: int = 24_000, lead_ms: int = 300, tail_ms: int = 1200):
-    """``text`` spoken by Piper as int16 at ``rate``, with silence before and after (the same audio every run)."""
-    import numpy as np
-
-    from voxlive.speech.audio import resample
-    from voxlive.speech.prosody import Prosody
-
-    speech = await piper.synthesize(text, prosody=Prosody(variation=0))
-    audio = resample(speech.audio, speech.sample_rate, rate)
-    return np.concatenate(
-        [np.zeros(rate * lead_ms // 1000, np.int16), audio, np.zeros(rate * tail_ms // 1000, np.int16)]
-    )
-
-
-def espeak(text: str, rate: int = 24_000, voice: str = "en-us", words_per_minute: int = 150):
-    """``text`` spoken by Debian's espeak-ng (another voice than the server's), as int16 at ``rate``."""
-    import wave
-
-    import numpy as np
-
-    from voxlive.speech.audio import resample
-
-    with tempfile.NamedTemporaryFile(suffix=".wav") as out:
-        subprocess.run(["espeak-ng", "-v", voice, "-s", str(words_per_minute), "-w", out.name, text], check=True)
-        with wave.open(out.name) as wav:
-            audio = np.frombuffer(wav.readframes(wav.getnframes()), "<i2").astype(np.int16)
-            return resample(audio, wav.getframerate(), rate)
-
-
-def silence(ms: int, rate: int = 24_000):
-    import numpy as np
-
-    return np.zeros(rate * ms // 1000, np.int16)
 
 
 async def stream_pcm(send, audio, rate: int = 24_000, chunk_ms: int = 100, speed: float = 1.0) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from conftest import espeak, spoken
+from benchmarks.common import espeak, spoken
 from voxlive.agent import (
     AgentDestroyedError,
     AgentError,
@@ -220,6 +220,7 @@ async def test_text_in_spoken_answer_out_in_the_seed_order(agent: VoiceAgent, wh
     assert not agent.speaking and not agent.processing and agent.pending_speech_chunks == 0
 
 
+@pytest.mark.models
 async def test_a_tool_is_called_and_the_call_and_result_stay_in_history() -> None:
     agent = VoiceAgent(tools=[get_weather], temperature=0, output_format="pcm16")
     seen = record(agent, "chunk:tool_call", "tool_result", "text")
@@ -252,6 +253,7 @@ async def test_audio_in_is_transcribed_then_answered(agent: VoiceAgent, piper) -
     assert "rome" in reply.lower()
 
 
+@pytest.mark.models
 async def test_interrupting_the_response_stops_the_speech_at_once(agent: VoiceAgent) -> None:
     seen = record(agent, "audio_chunk", "speech_interrupted", "speech_complete", "chunk:text_delta")
     agent.once("audio_chunk", lambda chunk: agent.interrupt_current_response())
@@ -267,6 +269,7 @@ async def test_interrupting_the_response_stops_the_speech_at_once(agent: VoiceAg
     assert "audio_chunk" in [n for n, _ in seen]
 
 
+@pytest.mark.models
 async def test_interrupting_the_speech_lets_the_text_go_on(agent: VoiceAgent) -> None:
     seen = record(agent, "audio_chunk", "speech_interrupted", "chunk:text_delta", "text")
     agent.once("audio_chunk", lambda chunk: agent.interrupt_speech("client_request"))
@@ -279,6 +282,7 @@ async def test_interrupting_the_speech_lets_the_text_go_on(agent: VoiceAgent) ->
     assert seen[-1] == ("text", {"role": "assistant", "text": reply}) and len(reply) > 80
 
 
+@pytest.mark.models
 async def test_history_is_trimmed_by_whole_turns_by_both_limits() -> None:
     agent = VoiceAgent(temperature=0, history=HistoryOptions(max_messages=4), output_format="pcm16")
     seen = record(agent, "history_trimmed")
@@ -399,6 +403,7 @@ async def test_frames_initial_scene_change_and_a_bounded_context() -> None:
     assert ("frame_requested", {"reason": "user_request"}) in seen
 
 
+@pytest.mark.models
 async def test_the_example_agent_runs_its_tool_and_speaks(tmp_path) -> None:
     import subprocess
     import sys
@@ -418,6 +423,7 @@ async def test_the_example_agent_runs_its_tool_and_speaks(tmp_path) -> None:
     assert (tmp_path / "reply-0.wav").stat().st_size > 10_000
 
 
+@pytest.mark.models
 async def test_connect_takes_a_servers_messages_as_the_clients_and_disconnect_cleans_up() -> None:
     """``connect(url)``: the agent dials a WebSocket server, which then talks to it like a client."""
     import json

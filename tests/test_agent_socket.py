@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import websockets
 
-from conftest import Server, spoken
+from benchmarks.common import spoken
+from conftest import Server
 from voxlive.speech import files
 
 

@@ -6,13 +6,10 @@ API), so nothing here depends on the machine's speed.
 
 from __future__ import annotations
 
-import subprocess
-import wave
-from pathlib import Path
-
 import numpy as np
 import pytest
 
+from benchmarks.common import espeak_wav
 from voxlive.speech.echo import EchoCanceller
 from voxlive.speech.noise import NoiseSuppressor
 
@@ -24,13 +21,10 @@ SPEECH_LEVEL_DBFS = -50.0
 Residual echo must stay under it (measured: under -66 dBFS), the user's voice above it."""
 
 
-def espeak(tmp: Path, text: str, voice: str) -> np.ndarray:
+def utterance(text: str, voice: str) -> np.ndarray:
     """An utterance as float64 at 16 kHz with a -26 dBFS active level (band-limited FFT resampling)."""
-    path = tmp / f"{abs(hash((text, voice)))}.wav"
-    subprocess.run(["espeak-ng", "-v", voice, "-w", str(path), text], check=True)
-    with wave.open(str(path)) as w:
-        rate = w.getframerate()
-        x = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float64) / 32768
+    audio, rate = espeak_wav(text, voice, words_per_minute=175)
+    x = audio.astype(np.float64) / 32768
     m = round(len(x) * SR / rate)
     spectrum = np.zeros(m // 2 + 1, dtype=complex)
     k = min(len(spectrum), len(x) // 2 + 1)
@@ -89,18 +83,15 @@ def chunked(x: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def speech(tmp_path_factory: pytest.TempPathFactory) -> dict[str, np.ndarray]:
-    tmp = tmp_path_factory.mktemp("espeak")
+def speech() -> dict[str, np.ndarray]:
     return {
-        "user": espeak(tmp, "Please book a table for four people at seven thirty tomorrow evening.", "en-gb+f3"),
-        "user2": espeak(tmp, "Can you remind me to call my sister after the meeting ends?", "en-gb+f3"),
+        "user": utterance("Please book a table for four people at seven thirty tomorrow evening.", "en-gb+f3"),
+        "user2": utterance("Can you remind me to call my sister after the meeting ends?", "en-gb+f3"),
         "agent": np.concatenate(
             [
-                espeak(
-                    tmp, "Sure, I can help you with that. Let me look up the details for you right now.", "en-us+m3"
-                ),
-                espeak(tmp, "Your appointment is confirmed for Tuesday at ten in the morning.", "en-us+m3"),
-                espeak(tmp, "The weather in Seattle will be cloudy with a chance of light rain.", "en-us+m3"),
+                utterance("Sure, I can help you with that. Let me look up the details for you right now.", "en-us+m3"),
+                utterance("Your appointment is confirmed for Tuesday at ten in the morning.", "en-us+m3"),
+                utterance("The weather in Seattle will be cloudy with a chance of light rain.", "en-us+m3"),
             ]
         ),
     }
@@ -119,6 +110,7 @@ def denoise(ns: NoiseSuppressor, x: np.ndarray, sizes: list[int]) -> np.ndarray:
 # Measured: the benchmark's white noise is attenuated by 12 / 20-22 / 25-30 dB with the near_field / far_field /
 # azure_deep_noise_suppression settings (attenuation limits 12 / 24 / unlimited dB); this scene measures 11.1 /
 # 19.6-20.2 / 24.7-26.7 dB over six noise seeds. Correlation with the clean speech: 0.95-0.97 here (input 0.81).
+@pytest.mark.models  # DeepFilterNet
 @pytest.mark.parametrize(
     ("kind", "min_attenuation_db"),
     [("near_field", 8.0), ("far_field", 15.0), ("azure_deep_noise_suppression", 20.0)],
@@ -140,6 +132,7 @@ def test_noise_suppression_lowers_noise_and_keeps_speech(
     assert corr(y, clean) > corr(clean + noise, clean) + 0.1
 
 
+@pytest.mark.models  # DeepFilterNet
 def test_noise_suppression_leaves_clean_speech_alone(speech: dict[str, np.ndarray]) -> None:
     clean = np.concatenate([np.zeros(SR // 2), speech["user2"], np.zeros(SR // 2)])
     y = denoise(NoiseSuppressor("azure_deep_noise_suppression"), clean, [320])
@@ -147,6 +140,7 @@ def test_noise_suppression_leaves_clean_speech_alone(speech: dict[str, np.ndarra
     assert abs(dbfs(np.mean(y**2)) - dbfs(np.mean(clean**2))) < 2.0
 
 
+@pytest.mark.models  # DeepFilterNet
 def test_noise_suppression_output_length_tracks_input_exactly() -> None:
     rng = np.random.default_rng(3)
     ns = NoiseSuppressor("far_field")
@@ -159,6 +153,7 @@ def test_noise_suppression_output_length_tracks_input_exactly() -> None:
     assert total_in == total_out
 
 
+@pytest.mark.models  # DeepFilterNet
 def test_noise_suppression_latency_is_the_documented_constant(speech: dict[str, np.ndarray]) -> None:
     ns = NoiseSuppressor("near_field")
     x = np.concatenate([np.zeros(SR // 4), speech["user2"], np.zeros(SR // 4)])
@@ -168,6 +163,7 @@ def test_noise_suppression_latency_is_the_documented_constant(speech: dict[str, 
     assert int(np.argmax(xc)) == ns.latency
 
 
+@pytest.mark.models  # DeepFilterNet
 def test_noise_suppression_reset_forgets_the_old_stream() -> None:
     rng = np.random.default_rng(5)
     ns = NoiseSuppressor("azure_deep_noise_suppression")
@@ -178,6 +174,7 @@ def test_noise_suppression_reset_forgets_the_old_stream() -> None:
     assert np.abs(out).max() <= 1
 
 
+@pytest.mark.models  # DeepFilterNet
 def test_noise_suppression_rejects_bad_input() -> None:
     with pytest.raises(ValueError, match="near_field"):
         NoiseSuppressor("loud")

@@ -442,6 +442,7 @@ async def test_paths_are_no_model_or_voice_names(server: Server, path: str) -> N
     assert refused.value.response.status_code == 400
 
 
+@pytest.mark.models
 async def test_a_handler_that_fails_is_answered_with_a_server_error_and_the_session_goes_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Server, espeak
+from benchmarks.common import espeak
+from conftest import Server
 from voxlive.speech import files
 from voxlive.speech.assets import QWEN_GGUF, SMART_TURN
 
@@ -28,6 +29,7 @@ def test_every_command_has_help(command: str) -> None:
     assert run.returncode == 0 and f"usage: voxlive {command}" in run.stdout
 
 
+@pytest.mark.models
 def test_say_then_transcribe(tmp_path: Path) -> None:
     out = tmp_path / "hello.flac"
     said = voxlive("say", "Good morning, everyone.", "--out", str(out))
@@ -37,6 +39,7 @@ def test_say_then_transcribe(tmp_path: Path) -> None:
     assert voxlive("say", "Hi", "--voice", "nobody", "--out", str(out)).returncode == 2
 
 
+@pytest.mark.models  # reads every model file
 def test_models_lists_sizes_and_checksums() -> None:
     run = voxlive("models")
     assert run.returncode == 0

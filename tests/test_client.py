@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import inspect
 import re
+import time
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
 
-from conftest import Server, spoken, start_server, stop_server
+from benchmarks.common import spoken
+from conftest import Server, start_server, stop_server
 from voxlive.client import (
     AudioPlayback,
     ConnectedEventArgs,
@@ -145,7 +147,12 @@ async def test_every_handler_the_server_can_cause(server: Server, piper) -> None
     await session.update_session({"flux_capacitor": True})
     await session.retrieve_item("item_missing")
     await until(recorder, "error")
-    await asyncio.sleep(0.3)  # let the error reach the async handler and the iterator too
+
+    def delivered() -> bool:  # every error has reached its own handler (maybe async), and the iterator too
+        errors = [e for e in recorder.seen if e.type == "error"]
+        return len(called(recorder, "on_server_error")) == len(errors) == sum(e.type == "error" for e in everything)
+
+    await asyncio.wait_for(_wait_for(delivered), 30)
     await session.close()
     await iterating
 
@@ -234,6 +241,7 @@ def lonely_server(tmp_path) -> Iterator[Server]:
     stop_server(running)
 
 
+@pytest.mark.models
 async def test_fail_fast_when_the_server_dies(lonely_server: Server) -> None:
     recorder = Recorder()
     session = await VoiceLiveClient(lonely_server.http).start_session("m", handlers=recorder)
@@ -250,6 +258,7 @@ async def test_fail_fast_when_the_server_dies(lonely_server: Server) -> None:
         await session.add_user_text("anyone there?")
 
 
+@pytest.mark.models
 async def test_reconnect_mode_resumes_the_conversation_and_replays_the_session_config(tmp_path) -> None:
     """The server is killed and started again (on the same store): the session reconnects, resumes its
     conversation (its items sent again) and sends its configuration again."""
@@ -304,12 +313,16 @@ async def test_audio_playback_truncates_what_was_heard_on_barge_in(server: Serve
     await session.create_response({"pre_generated_assistant_message": message})
     await until(recorder, "response.done")
     item_id = called(recorder, "on_response_done")[0].response.output[0].id
-    await asyncio.sleep(1.0)  # the user listens for about a second, then speaks
     interruption = await spoken(piper, "Wait.", lead_ms=0, tail_ms=600)
+    await asyncio.wait_for(_wait_for(lambda: player.played_ms(item_id) >= 1000), 30)  # the user listens a second
+    heard, asked = player.played_ms(item_id), time.monotonic()
     await session.send_audio(interruption)
     await until(recorder, "conversation.item.truncated")
+    # The player stopped when the server heard the user: after the words were sent, before the truncation came.
+    # (The reply lasts about 4 s: the server must hear "Wait." before its end, or nothing is left to truncate.)
     truncated = called(recorder, "on_conversation_item_truncated")[0]
-    assert truncated.item_id == item_id and 900 <= truncated.audio_end_ms <= 2500
+    later_ms = (time.monotonic() - asked) * 1000
+    assert truncated.item_id == item_id and heard <= truncated.audio_end_ms <= heard + later_ms
     player.close()
     await session.close()
 

@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 import websockets
 
-from conftest import Client, Server, spoken, start_server, stop_server, until_idle
+from benchmarks.common import spoken
+from conftest import Client, Server, start_server, stop_server, until_idle
 from voxlive.protocol.items import AudioContentPart, MessageItem
 from voxlive.realtime.journal import Archive
 from voxlive.store import ConversationStore
@@ -324,6 +325,7 @@ async def test_a_store_purges_what_is_past_its_retention(store: ConversationStor
     assert await store.load(old, "") is None and await store.load(new, "") is not None
 
 
+@pytest.mark.models
 async def test_two_servers_share_conversations_through_postgres(
     postgres: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

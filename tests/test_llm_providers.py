@@ -15,6 +15,8 @@ from voxlive.speech.llama_cpp_llm import FittingStopped, LlamaCppLLM
 from voxlive.speech.llm import LLM, Finished, LLMEvent, LLMRequest, TextDelta, ToolCallDone, Usage
 from voxlive.speech.openai_compatible_llm import OpenAICompatibleLLM
 
+pytestmark = pytest.mark.models
+
 SYSTEM = {"role": "system", "content": "You are a helpful assistant. Answer in one short sentence."}
 TOOLS = [
     {

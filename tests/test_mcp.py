@@ -334,6 +334,7 @@ def open_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     stop_server(running)
 
 
+@pytest.mark.models
 async def test_allow_private_lets_sessions_reach_loopback(open_server: Server, weather: MCPProcess) -> None:
     import websockets
 

@@ -15,7 +15,8 @@ import pytest
 import websockets
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import Client, Server, espeak, silence, spoken, start_server, stop_server, stream_pcm
+from benchmarks.common import espeak, silence, spoken
+from conftest import Client, Server, start_server, stop_server, stream_pcm
 from voxlive.realtime.metrics import STAGES
 
 

@@ -1,12 +1,15 @@
 """The wire models of the realtime protocol: every event type round-trips, errors name the bad field.
 
 Reference: /work/shared/reference/voicelive-protocol.md (§1 events, §2 session, §5 items/responses).
+The hand-written samples are JSON files in ``tests/data/protocol/``; a sample's ``"class"`` names the
+``voxlive.protocol`` class it must parse to.
 """
 
 from __future__ import annotations
 
 import json
 import types
+from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import pytest
@@ -14,20 +17,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
+from voxlive import protocol
 from voxlive.protocol import (
     CLIENT_EVENTS,
     SERVER_EVENTS,
     AudioContentPart,
     AudioEchoCancellation,
     AudioNoiseReduction,
-    AzureCustomVoice,
-    AzurePersonalVoice,
     AzureSemanticDetection,
     AzureSemanticVad,
     AzureStandardVoice,
     ClientEventSessionUpdate,
-    FileSearchCallItem,
-    FoundryAgentCallItem,
     FoundryAgentTool,
     FunctionCallItem,
     FunctionCallOutputItem,
@@ -36,33 +36,35 @@ from voxlive.protocol import (
     InputImageContentPart,
     InputTextContentPart,
     MCPApprovalFilter,
-    MCPApprovalRequestItem,
-    MCPApprovalResponseItem,
-    MCPCallItem,
-    MCPListToolsItem,
     MCPServer,
     MessageItem,
     OpenAIVoice,
     ProtocolError,
     RequestSession,
-    ResponseCancelledDetails,
-    ResponseFailedDetails,
-    ResponseIncompleteDetails,
     ServerEvent,
     ServerEventResponseDone,
     ServerVad,
     StaticInterimResponseConfig,
     TextContentPart,
-    ToolChoiceFunctionSelection,
-    ToolChoiceMCPSelection,
     UnknownServerEvent,
-    WebSearchCallItem,
     WireModel,
     parse_client_event,
     parse_server_event,
 )
 
 JSON = dict[str, Any]
+SAMPLES = Path(__file__).parent / "data" / "protocol"
+
+
+def samples(name: str) -> Any:
+    """The samples of ``tests/data/protocol/NAME.json``."""
+    return json.loads((SAMPLES / f"{name}.json").read_text())
+
+
+def model_class(name: str | None) -> Any:
+    """The ``voxlive.protocol`` class of that name (``None`` for none)."""
+    return None if name is None else getattr(protocol, name)
+
 
 # --- a generic sample builder ---------------------------------------------------------------------
 
@@ -204,313 +206,21 @@ def test_a_server_event_without_event_id_gets_one(kind: str) -> None:
     assert event.to_dict()["event_id"] == event.event_id
 
 
-# --- 1b. rich hand-written samples ----------------------------------------------------------------
+# --- 1b. rich hand-written samples (tests/data/protocol/) -------------------------------------------
 
-FULL_SESSION: JSON = {
-    "model": "gpt-realtime",
-    "modalities": ["text", "audio", "animation", "avatar"],
-    "animation": {"model_name": "default", "outputs": ["blendshapes", "viseme_id"]},
-    "voice": {
-        "type": "azure-standard",
-        "name": "en-US-Ava:DragonHDLatestNeural",
-        "temperature": 0.8,
-        "custom_lexicon_url": "https://example.com/lexicon.xml",
-        "custom_text_normalization_url": "https://example.com/norm.txt",
-        "prefer_locales": ["en-US", "en-GB"],
-        "locale": "en-US",
-        "style": "cheerful",
-        "pitch": "+5%",
-        "rate": "1.2",
-        "volume": "loud",
-    },
-    "instructions": "You are a helpful assistant.",
-    "input_audio_sampling_rate": 16000,
-    "input_audio_format": "pcm16",
-    "output_audio_format": "pcm16_16000hz",
-    "turn_detection": None,
-    "input_audio_noise_reduction": {"type": "azure_deep_noise_suppression"},
-    "input_audio_echo_cancellation": {
-        "type": "server_echo_cancellation",
-        "reference_source": "client",
-        "channels": 2,
-    },
-    "avatar": {
-        "type": "video-avatar",
-        "character": "lisa",
-        "style": "casual-sitting",
-        "customized": False,
-        "ice_servers": [
-            {"urls": ["turn:relay.example.com:3478"], "username": "user", "credential": "secret"},
-            {"urls": ["stun:stun.example.com:19302"]},
-        ],
-        "video": {
-            "bitrate": 2000000,
-            "codec": "h264",
-            "crop": {"top_left": [560, 0], "bottom_right": [1360, 1080]},
-            "resolution": {"width": 1920, "height": 1080},
-            "background": {"color": "#00FF00FF"},
-            "gop_size": 10,
-        },
-        "scene": {
-            "zoom": 1.5,
-            "position_x": 0.25,
-            "position_y": -0.25,
-            "rotation_x": 0.0,
-            "rotation_y": 10.5,
-            "rotation_z": -3.0,
-            "amplitude": 0.75,
-        },
-        "output_protocol": "websocket",
-        "output_audit_audio": True,
-    },
-    "input_audio_transcription": {
-        "model": "azure-speech",
-        "language": "en-US,de-DE",
-        "prompt": "Expect product names.",
-        "phrase_list": ["VoiceLive", "Contoso"],
-        "custom_speech": {"en-US": "endpoint-id-1"},
-    },
-    "output_audio_timestamp_types": ["word"],
-    "tools": [
-        {
-            "type": "function",
-            "name": "get_weather",
-            "description": "Get the current weather for a city.",
-            "parameters": {
-                "type": "object",
-                "properties": {"city": {"type": "string"}},
-                "required": ["city"],
-            },
-        },
-        {
-            "type": "mcp",
-            "server_label": "docs",
-            "server_url": "https://mcp.example.com/sse",
-            "allowed_tools": ["search", "fetch"],
-            "headers": {"X-Tenant": "contoso"},
-            "authorization": "Bearer abc",
-            "require_approval": {"never": ["search"], "always": ["fetch"]},
-        },
-        {
-            "type": "mcp",
-            "server_label": "calc",
-            "server_url": "https://calc.example.com",
-            "require_approval": "never",
-        },
-        {
-            "type": "foundry_agent",
-            "agent_name": "helper",
-            "project_name": "proj",
-            "agent_version": "3",
-            "client_id": "cid",
-            "description": "Delegates hard questions.",
-            "foundry_resource_override": "other-resource",
-            "agent_context_type": "no_context",
-            "return_agent_response_directly": False,
-        },
-    ],
-    "tool_choice": "auto",
-    "temperature": 0.7,
-    "max_response_output_tokens": "inf",
-    "reasoning_effort": "low",
-    "interim_response": {
-        "type": "static_interim_response",
-        "triggers": ["latency", "tool"],
-        "latency_threshold_ms": 2000,
-        "texts": ["One moment.", "Let me check."],
-    },
-    "include": ["item.input_audio_transcription.logprobs", "item.input_audio_transcription.phrases"],
-    "metadata": {"customer": "42"},
-    "parallel_tool_calls": True,
-}
-
-SERVER_VAD: JSON = {
-    "type": "server_vad",
-    "threshold": 0.6,
-    "prefix_padding_ms": 400,
-    "silence_duration_ms": 700,
-    "speech_duration_ms": 200,
-    "idle_timeout_ms": 5000,
-    "auto_truncate": True,
-    "create_response": False,
-    "interrupt_response": False,
-}
-
-AZURE_SEMANTIC_VAD: JSON = {
-    "type": "azure_semantic_vad",
-    "threshold": 0.3,
-    "prefix_padding_ms": 420,
-    "silence_duration_ms": 500,
-    "speech_duration_ms": 80,
-    "remove_filler_words": True,
-    "languages": ["en", "de"],
-    "end_of_utterance_detection": {
-        "model": "semantic_detection_v1",
-        "threshold_level": "high",
-        "timeout_ms": 1000,
-    },
-    "auto_truncate": False,
-    "create_response": True,
-    "interrupt_response": True,
-}
-
+SESSIONS = samples("sessions")
+FULL_SESSION: JSON = SESSIONS["full"]
+SERVER_VAD: JSON = SESSIONS["server_vad"]
+AZURE_SEMANTIC_VAD: JSON = SESSIONS["azure_semantic_vad"]
 VOICES: dict[str, tuple[Any, type | None]] = {
-    "bare-string": ("alloy", None),
-    "local-name": ("my-local-voice", None),
-    "openai": ({"type": "openai", "name": "marin"}, OpenAIVoice),
-    "azure-standard": (
-        {"type": "azure-standard", "name": "en-US-AvaNeural", "style": "calm"},
-        AzureStandardVoice,
-    ),
-    "azure-custom": (
-        {"type": "azure-custom", "name": "MyVoiceNeural", "endpoint_id": "ep-123", "temperature": 0.3},
-        AzureCustomVoice,
-    ),
-    "azure-personal": (
-        {
-            "type": "azure-personal",
-            "name": "speaker-profile-1",
-            "model": "DragonLatestNeural",
-            "locale": "en-US",
-        },
-        AzurePersonalVoice,
-    ),
+    name: (form["voice"], model_class(form["class"])) for name, form in samples("voices").items()
 }
-
 TOOL_CHOICES: dict[str, tuple[Any, type | None]] = {
-    "auto": ("auto", None),
-    "none": ("none", None),
-    "required": ("required", None),
-    "function": ({"type": "function", "name": "get_weather"}, ToolChoiceFunctionSelection),
-    "mcp": ({"type": "mcp", "server_label": "docs", "name": "search"}, ToolChoiceMCPSelection),
-    "mcp-label-only": ({"type": "mcp", "server_label": "docs"}, ToolChoiceMCPSelection),
+    name: (form["tool_choice"], model_class(form["class"])) for name, form in samples("tool_choices").items()
 }
-
 ITEMS: dict[str, tuple[JSON, type]] = {
-    "message-system": (
-        {"type": "message", "role": "system", "content": [{"type": "input_text", "text": "Be brief."}]},
-        MessageItem,
-    ),
-    "message-user": (
-        {
-            "type": "message",
-            "role": "user",
-            "id": "item_user",
-            "status": "completed",
-            "content": [
-                {"type": "input_text", "text": "What is in this picture?"},
-                {"type": "input_audio", "audio": "AAAA", "transcript": "what is this"},
-                {"type": "input_image", "image_url": "data:image/png;base64,iVBOR", "detail": "high"},
-                {"type": "input_image", "url": "https://example.com/cat.png", "detail": "auto"},
-            ],
-        },
-        MessageItem,
-    ),
-    "message-assistant": (
-        {
-            "type": "message",
-            "role": "assistant",
-            "content": [{"type": "text", "text": "Hello!"}, {"type": "audio", "transcript": "Hello!"}],
-        },
-        MessageItem,
-    ),
-    "function_call": (
-        {
-            "type": "function_call",
-            "id": "item_fc",
-            "name": "get_weather",
-            "call_id": "call_1",
-            "arguments": '{"city": "Paris"}',
-            "status": "completed",
-        },
-        FunctionCallItem,
-    ),
-    "function_call_output": (
-        {
-            "type": "function_call_output",
-            "call_id": "call_1",
-            "output": '{"temp": 21}',
-            "status": "completed",
-        },
-        FunctionCallOutputItem,
-    ),
-    "mcp_list_tools": (
-        {
-            "type": "mcp_list_tools",
-            "server_label": "docs",
-            "tools": [
-                {
-                    "name": "search",
-                    "input_schema": {"type": "object"},
-                    "description": "Search the docs.",
-                    "annotations": {"readOnlyHint": True},
-                }
-            ],
-        },
-        MCPListToolsItem,
-    ),
-    "mcp_call": (
-        {
-            "type": "mcp_call",
-            "server_label": "docs",
-            "name": "search",
-            "arguments": '{"q": "x"}',
-            "approval_request_id": "apr_1",
-            "output": "found",
-            "error": {"message": "partial"},
-        },
-        MCPCallItem,
-    ),
-    "mcp_approval_request": (
-        {
-            "type": "mcp_approval_request",
-            "id": "apr_1",
-            "server_label": "docs",
-            "name": "fetch",
-            "arguments": "{}",
-        },
-        MCPApprovalRequestItem,
-    ),
-    "mcp_approval_response": (
-        {"type": "mcp_approval_response", "approval_request_id": "apr_1", "approve": False, "reason": "no"},
-        MCPApprovalResponseItem,
-    ),
-    "foundry_agent_call": (
-        {
-            "type": "foundry_agent_call",
-            "name": "helper",
-            "call_id": "call_2",
-            "arguments": "{}",
-            "agent_response_id": "resp_a",
-            "output": "done",
-        },
-        FoundryAgentCallItem,
-    ),
-    "web_search_call": (
-        {
-            "type": "web_search_call",
-            "status": "searching",
-            "action": {
-                "type": "search",
-                "query": "weather",
-                "sources": [{"type": "url", "url": "https://x"}],
-            },
-        },
-        WebSearchCallItem,
-    ),
-    "file_search_call": (
-        {
-            "type": "file_search_call",
-            "queries": ["refund policy"],
-            "status": "completed",
-            "results": [
-                {"file_id": "f1", "filename": "a.pdf", "score": 0.9, "text": "30 days", "attributes": {}},
-            ],
-        },
-        FileSearchCallItem,
-    ),
+    name: (form["item"], model_class(form["class"])) for name, form in samples("items").items()
 }
-
 PART_CLASSES = {
     "input_text": InputTextContentPart,
     "input_audio": InputAudioContentPart,
@@ -518,119 +228,23 @@ PART_CLASSES = {
     "text": TextContentPart,
     "audio": AudioContentPart,
 }
-
-USAGE: JSON = {
-    "total_tokens": 87,
-    "input_tokens": 52,
-    "output_tokens": 35,
-    "input_token_details": {
-        "cached_tokens": 4,
-        "text_tokens": 45,
-        "audio_tokens": 7,
-        "image_tokens": 0,
-        "cached_tokens_details": {"text_tokens": 4, "audio_tokens": 0, "image_tokens": 0},
-    },
-    "output_token_details": {"text_tokens": 15, "audio_tokens": 20, "reasoning_tokens": 0},
-}
-
+RESPONSES = samples("responses")
+USAGE: JSON = RESPONSES["response"]["usage"]
 STATUS_DETAILS: dict[str, tuple[str, JSON | None, type | None]] = {
-    "completed": ("completed", None, None),
-    "cancelled-turn": (
-        "cancelled",
-        {"type": "cancelled", "reason": "turn_detected"},
-        ResponseCancelledDetails,
-    ),
-    "cancelled-client": (
-        "cancelled",
-        {"type": "cancelled", "reason": "client_cancelled"},
-        ResponseCancelledDetails,
-    ),
-    "incomplete-tokens": (
-        "incomplete",
-        {"type": "incomplete", "reason": "max_output_tokens"},
-        ResponseIncompleteDetails,
-    ),
-    "incomplete-filter": (
-        "incomplete",
-        {"type": "incomplete", "reason": "content_filter"},
-        ResponseIncompleteDetails,
-    ),
-    "failed": (
-        "failed",
-        {"type": "failed", "error": {"type": "server_error", "code": "overloaded", "message": "busy"}},
-        ResponseFailedDetails,
-    ),
-    "failed-no-error": ("failed", {"type": "failed"}, ResponseFailedDetails),
+    name: (form["status"], form["status_details"], model_class(form["class"]))
+    for name, form in RESPONSES["status_details"].items()
 }
 
 
 def full_response(status: str, status_details: JSON | None) -> JSON:
-    return {
-        "id": "resp_1",
-        "object": "realtime.response",
-        "status": status,
-        "status_details": status_details,
-        "output": [
-            {
-                "type": "message",
-                "id": "item_a",
-                "object": "realtime.item",
-                "role": "assistant",
-                "status": "completed",
-                "content": [{"type": "audio", "transcript": "It is sunny."}],
-            },
-            {
-                "type": "function_call",
-                "id": "item_b",
-                "name": "get_weather",
-                "call_id": "call_1",
-                "arguments": "{}",
-                "status": "completed",
-            },
-        ],
-        "usage": USAGE,
-        "conversation_id": "conv_1",
-        "voice": "alloy",
-        "modalities": ["text", "audio"],
-        "output_audio_format": "pcm16",
-        "temperature": 0.8,
-        "max_output_tokens": 4096,
-        "metadata": {"topic": "weather"},
-    }
+    return {**RESPONSES["response"], "status": status, "status_details": status_details}
 
 
 RESPONSE_CREATE_PARAMS: JSON = {
-    "commit": False,
-    "cancel_previous": True,
+    **RESPONSES["create"],
     "append_input_items": [ITEMS["message-user"][0]],
     "input_items": [ITEMS["message-system"][0], ITEMS["function_call_output"][0]],
-    "input": [],
-    "conversation": "none",
-    "modalities": ["text"],
-    "instructions": "Answer in French.",
-    "voice": {"type": "openai", "name": "cedar"},
-    "output_audio_format": "g711_ulaw",
     "tools": [FULL_SESSION["tools"][0]],
-    "tool_choice": "get_weather",
-    "temperature": 1.1,
-    "max_output_tokens": 256,
-    "max_response_output_tokens": "inf",
-    "pre_generated_assistant_message": {
-        "type": "message",
-        "role": "assistant",
-        "content": [{"type": "text", "text": "Welcome back!"}],
-    },
-    "reasoning_effort": "minimal",
-    "metadata": {"purpose": "greeting"},
-    "interim_response": {
-        "type": "llm_interim_response",
-        "triggers": ["tool"],
-        "latency_threshold_ms": 1500,
-        "model": "gpt-4.1-mini",
-        "instructions": "Say something short.",
-        "max_completion_tokens": 50,
-    },
-    "invoke_input": {"anything": [1, {"nested": None}]},
 }
 
 
@@ -645,33 +259,6 @@ RICH_CLIENT_SAMPLES: list[Any] = [
         _session_update(turn_detection=AZURE_SEMANTIC_VAD, input_audio_noise_reduction={"type": "far_field"}),
         id="session.update-azure_semantic_vad",
     ),
-    pytest.param(
-        _session_update(
-            turn_detection={
-                "type": "azure_semantic_vad_multilingual",
-                "languages": ["fr"],
-                "end_of_utterance_detection": {
-                    "model": "semantic_detection_v1_multilingual",
-                    "timeout_ms": 0,
-                },
-            }
-        ),
-        id="session.update-azure_semantic_vad_multilingual",
-    ),
-    pytest.param(
-        _session_update(turn_detection={"type": "semantic_vad", "eagerness": "high"}),
-        id="session.update-semantic_vad",
-    ),
-    pytest.param(
-        _session_update(
-            avatar={"type": "photo-avatar", "character": "anna", "model": "vasa-1", "customized": True},
-            max_response_output_tokens=4096,
-            input_audio_transcription=None,
-            input_audio_noise_reduction=None,
-            input_audio_echo_cancellation=None,
-        ),
-        id="session.update-photo-avatar-and-nulls",
-    ),
     *[
         pytest.param(_session_update(voice=voice), id=f"session.update-voice-{name}")
         for name, (voice, _) in VOICES.items()
@@ -682,12 +269,7 @@ RICH_CLIENT_SAMPLES: list[Any] = [
     ],
     *[
         pytest.param(
-            {
-                "type": "conversation.item.create",
-                "event_id": "evt_ic",
-                "previous_item_id": "root",
-                "item": item,
-            },
+            {"type": "conversation.item.create", "event_id": "evt_ic", "previous_item_id": "root", "item": item},
             id=f"conversation.item.create-{name}",
         )
         for name, (item, _) in ITEMS.items()
@@ -701,28 +283,8 @@ RICH_CLIENT_SAMPLES: list[Any] = [
         },
         id="response.create-full",
     ),
-    pytest.param(
-        {"type": "response.create", "response": {"tool_choice": {"type": "function", "name": "get_weather"}}},
-        id="response.create-tool_choice-object",
-    ),
-    pytest.param({"type": "response.cancel", "response_id": "resp_1"}, id="response.cancel-id"),
-    pytest.param(
-        {"type": "input_text.delta", "id": "item_u", "delta": "Hel", "content_index": 0},
-        id="input_text.delta-full",
-    ),
-    pytest.param(
-        {
-            "type": "transcription_session.update",
-            "session": {"input_audio_transcription": {"model": "whisper-1"}},
-        },
-        id="transcription_session.update-dict",
-    ),
+    *[pytest.param(event, id=name) for name, event in samples("rich_client_events").items()],
 ]
-
-
-def _error(**details: Any) -> JSON:
-    return {"type": "error", "event_id": "event_err", "error": details}
-
 
 RICH_SERVER_SAMPLES: list[Any] = [
     pytest.param(
@@ -746,14 +308,6 @@ RICH_SERVER_SAMPLES: list[Any] = [
         },
         id="session.created-full",
     ),
-    pytest.param(
-        {
-            "type": "session.updated",
-            "event_id": "event_su",
-            "session": {"id": "sess_1", "turn_detection": None},
-        },
-        id="session.updated-vad-null",
-    ),
     *[
         pytest.param(
             {"type": "response.done", "event_id": "event_rd", "response": full_response(status, details)},
@@ -761,71 +315,6 @@ RICH_SERVER_SAMPLES: list[Any] = [
         )
         for name, (status, details, _) in STATUS_DETAILS.items()
     ],
-    pytest.param(
-        {
-            "type": "response.created",
-            "event_id": "event_rcr",
-            "response": {
-                "id": "resp_2",
-                "object": "realtime.response",
-                "status": "in_progress",
-                "output": [],
-            },
-        },
-        id="response.created-minimal",
-    ),
-    pytest.param(
-        _error(
-            type="invalid_request_error",
-            code="invalid_value",
-            message="bad",
-            param="session.x",
-            event_id="e1",
-        ),
-        id="error-full",
-    ),
-    pytest.param(
-        {
-            "type": "warning",
-            "event_id": "event_w",
-            "warning": {"message": "slow", "code": "lag", "param": "x"},
-        },
-        id="warning-full",
-    ),
-    pytest.param(
-        {
-            "type": "conversation.item.input_audio_transcription.completed",
-            "event_id": "event_tc",
-            "item_id": "item_u",
-            "content_index": 0,
-            "transcript": "hello world",
-            "logprobs": [{"token": "hello", "logprob": -0.25, "bytes": [104, 101, 108, 108, 111]}],
-            "phrases": [
-                {
-                    "offset_milliseconds": 100,
-                    "duration_milliseconds": 900,
-                    "text": "hello world",
-                    "words": [
-                        {"text": "hello", "offset_milliseconds": 100, "duration_milliseconds": 400},
-                        {"text": "world", "offset_milliseconds": 500, "duration_milliseconds": 500},
-                    ],
-                    "locale": "en-US",
-                    "confidence": 0.93,
-                }
-            ],
-        },
-        id="transcription.completed-full",
-    ),
-    pytest.param(
-        {
-            "type": "conversation.item.input_audio_transcription.failed",
-            "event_id": "event_tf",
-            "item_id": "item_u",
-            "content_index": 0,
-            "error": {"code": "audio_unintelligible", "message": "could not transcribe"},
-        },
-        id="transcription.failed-full",
-    ),
     *[
         pytest.param(
             {
@@ -838,91 +327,7 @@ RICH_SERVER_SAMPLES: list[Any] = [
         )
         for name, (item, _) in ITEMS.items()
     ],
-    pytest.param(
-        {
-            "type": "response.content_part.added",
-            "event_id": "event_cpa",
-            "response_id": "resp_1",
-            "item_id": "item_a",
-            "output_index": 0,
-            "content_index": 0,
-            "part": {"type": "audio", "transcript": ""},
-        },
-        id="response.content_part.added-audio",
-    ),
-    pytest.param(
-        {
-            "type": "response.content_part.done",
-            "event_id": "event_cpd",
-            "response_id": "resp_1",
-            "item_id": "item_a",
-            "output_index": 0,
-            "content_index": 1,
-            "part": {"type": "text", "text": "Done."},
-        },
-        id="response.content_part.done-text",
-    ),
-    pytest.param(
-        {
-            "type": "rate_limits.updated",
-            "event_id": "event_rl",
-            "rate_limits": [
-                {"name": "requests", "limit": 1000, "remaining": 999, "reset_seconds": 0.06},
-                {"name": "tokens", "limit": 50000, "remaining": 49000, "reset_seconds": 1.5},
-            ],
-        },
-        id="rate_limits.updated-two",
-    ),
-    pytest.param(
-        {
-            "type": "response.animation_blendshapes.delta",
-            "event_id": "event_bs",
-            "response_id": "r",
-            "item_id": "i",
-            "output_index": 0,
-            "content_index": 0,
-            "frames": "base64-frames",
-            "frame_index": 30,
-        },
-        id="response.animation_blendshapes.delta-string-frames",
-    ),
-    pytest.param(
-        {
-            "type": "response.emotion_hypothesis",
-            "event_id": "event_eh",
-            "emotion": "happy",
-            "candidates": [
-                {"emotion": "happy", "confidence": 0.8},
-                {"emotion": "neutral", "confidence": 0.2},
-            ],
-            "audio_offset_ms": 100,
-            "audio_duration_ms": 2000,
-            "response_id": "r",
-            "item_id": "i",
-        },
-        id="response.emotion_hypothesis-full",
-    ),
-    pytest.param(
-        {
-            "type": "response.audio_transcript.annotation.added",
-            "event_id": "event_an",
-            "response_id": "r",
-            "item_id": "i",
-            "output_index": 0,
-            "content_index": 0,
-            "annotation_index": 2,
-            "annotation": {"type": "url_citation", "url": "https://example.com", "start_index": 3},
-        },
-        id="response.audio_transcript.annotation.added-full",
-    ),
-    pytest.param(
-        {
-            "type": "response.invocation.delta",
-            "event_id": "event_inv",
-            "delta": {"step": 1, "payload": {"k": [True, None, 2.5]}},
-        },
-        id="response.invocation.delta-nested",
-    ),
+    *[pytest.param(event, id=name) for name, event in samples("rich_server_events").items()],
 ]
 
 
@@ -1071,95 +476,9 @@ def test_union_errors_name_the_real_problem() -> None:
 
 # --- 2. the event types named in the reference ----------------------------------------------------
 
-REFERENCE_CLIENT_EVENTS = [
-    "session.update",
-    "input_audio_buffer.append",
-    "input_audio_buffer.commit",
-    "input_audio_buffer.clear",
-    "conversation.item.create",
-    "conversation.item.retrieve",
-    "conversation.item.truncate",
-    "conversation.item.delete",
-    "response.create",
-    "response.cancel",
-    "output_audio_buffer.clear",
-    "session.avatar.connect",
-    "input_audio.turn.start",
-    "input_audio.turn.append",
-    "input_audio.turn.end",
-    "input_audio.turn.cancel",
-    "input_audio.clear",
-    "input_text.delta",
-    "input_text.done",
-    "transcription_session.update",
-]
-
-REFERENCE_SERVER_EVENTS = [
-    "error",
-    "warning",
-    "session.created",
-    "session.updated",
-    "session.avatar.connecting",
-    "session.avatar.switch_to_speaking",
-    "session.avatar.switch_to_idle",
-    "conversation.item.created",
-    "conversation.item.retrieved",
-    "conversation.item.truncated",
-    "conversation.item.deleted",
-    "conversation.item.input_audio_transcription.completed",
-    "conversation.item.input_audio_transcription.delta",
-    "conversation.item.input_audio_transcription.failed",
-    "input_audio_buffer.committed",
-    "input_audio_buffer.cleared",
-    "input_audio_buffer.speech_started",
-    "input_audio_buffer.speech_stopped",
-    "response.created",
-    "response.done",
-    "response.output_item.added",
-    "response.output_item.done",
-    "response.content_part.added",
-    "response.content_part.done",
-    "response.text.delta",
-    "response.text.done",
-    "response.audio_transcript.delta",
-    "response.audio_transcript.done",
-    "response.audio_transcript.annotation.added",
-    "response.audio.delta",
-    "response.audio.done",
-    "response.audio_timestamp.delta",
-    "response.audio_timestamp.done",
-    "response.animation_blendshapes.delta",
-    "response.animation_blendshapes.done",
-    "response.animation_viseme.delta",
-    "response.animation_viseme.done",
-    "response.function_call_arguments.delta",
-    "response.function_call_arguments.done",
-    "mcp_list_tools.in_progress",
-    "mcp_list_tools.completed",
-    "mcp_list_tools.failed",
-    "response.mcp_call_arguments.delta",
-    "response.mcp_call_arguments.done",
-    "response.mcp_call.in_progress",
-    "response.mcp_call.completed",
-    "response.mcp_call.failed",
-    "response.foundry_agent_call_arguments.delta",
-    "response.foundry_agent_call_arguments.done",
-    "response.foundry_agent_call.in_progress",
-    "response.foundry_agent_call.completed",
-    "response.foundry_agent_call.failed",
-    "response.video.delta",
-    "response.web_search_call.searching",
-    "response.web_search_call.in_progress",
-    "response.web_search_call.completed",
-    "response.file_search_call.searching",
-    "response.file_search_call.in_progress",
-    "response.file_search_call.completed",
-    "output_audio_buffer.cleared",
-    "response.invocation.delta",
-    "rate_limits.updated",
-    "conversation.created",
-    "response.emotion_hypothesis",
-]
+REFERENCE_EVENTS = samples("reference_events")
+REFERENCE_CLIENT_EVENTS: list[str] = REFERENCE_EVENTS["client"]
+REFERENCE_SERVER_EVENTS: list[str] = REFERENCE_EVENTS["server"]
 
 
 def test_every_client_event_of_the_reference_is_modelled() -> None:
@@ -1185,24 +504,7 @@ def test_event_tables_are_keyed_by_their_wire_type() -> None:
 
 
 @pytest.mark.parametrize(
-    "sample",
-    [
-        {"type": "output_audio_buffer.started", "event_id": "event_1", "response_id": "resp_1"},
-        {
-            "type": "input_audio_buffer.timeout_triggered",
-            "event_id": "e",
-            "audio_start_ms": 0,
-            "audio_end_ms": 9,
-        },
-        {
-            "type": "vendor.custom",
-            "event_id": "event_2",
-            "nested": {"list": [1, 2.5, None, True, "s", {"deep": []}]},
-            "null": None,
-            "empty": {},
-        },
-    ],
-    ids=["output_audio_buffer.started", "timeout_triggered", "vendor.custom"],
+    "sample", [pytest.param(event, id=name) for name, event in samples("unknown_server_events").items()]
 )
 def test_unknown_server_events_keep_every_field(sample: JSON) -> None:
     assert sample["type"] not in SERVER_EVENTS
@@ -1297,142 +599,8 @@ def test_a_server_event_type_is_not_a_client_event() -> None:
 @pytest.mark.parametrize(
     ("event", "code", "param", "fragment"),
     [
-        pytest.param(
-            {"type": "session.update", "session": {"temperature": "hot"}},
-            "invalid_type",
-            "session.temperature",
-            "valid number",
-            id="wrong-type",
-        ),
-        pytest.param(
-            {"type": "session.update", "session": {"temperature": 2.5}},
-            "invalid_value",
-            "session.temperature",
-            "less than or equal to 2",
-            id="out-of-range",
-        ),
-        pytest.param(
-            {
-                "type": "session.update",
-                "session": {"turn_detection": {"type": "server_vad", "threshold": 1.5}},
-            },
-            "invalid_value",
-            "session.turn_detection.threshold",
-            "less than or equal to 1",
-            id="nested-out-of-range",
-        ),
-        pytest.param(
-            {"type": "conversation.item.truncate", "item_id": "i", "content_index": -1, "audio_end_ms": 0},
-            "invalid_value",
-            "content_index",
-            "greater than or equal to 0",
-            id="negative-index",
-        ),
-        pytest.param(
-            {"type": "session.update", "session": {"tools": [{"type": "function"}]}},
-            "missing_required_parameter",
-            "session.tools[0].name",
-            "Missing required parameter: 'session.tools[0].name'.",
-            id="nested-missing",
-        ),
-        pytest.param(
-            {
-                "type": "session.update",
-                "session": {
-                    "tools": [
-                        {"type": "function", "name": "f"},
-                        {"type": "mcp", "server_label": "a"},
-                    ],
-                },
-            },
-            "missing_required_parameter",
-            "session.tools[1].server_url",
-            "server_url",
-            id="nested-missing-second-tool",
-        ),
-        pytest.param(
-            {
-                "type": "conversation.item.create",
-                "item": {"type": "message", "role": "user", "content": [{}]},
-            },
-            "invalid_value",
-            "item.content[0]",
-            "Unable to extract tag",
-            id="part-without-tag",
-        ),
-        pytest.param(
-            {
-                "type": "conversation.item.create",
-                "item": {"type": "message", "role": "user", "content": [{"type": "input_text"}]},
-            },
-            "missing_required_parameter",
-            "item.content[0].text",
-            "item.content[0].text",
-            id="part-missing-text",
-        ),
-        pytest.param(
-            {"type": "session.update", "session": {"turn_detection": {"type": "bogus_vad"}}},
-            "invalid_value",
-            "session.turn_detection",
-            "'bogus_vad'",
-            id="bad-discriminator",
-        ),
-        pytest.param(
-            {"type": "conversation.item.create", "item": {"type": "computer_call", "id": "x"}},
-            "invalid_value",
-            "item",
-            "'computer_call'",
-            id="bad-item-type",
-        ),
-        pytest.param(
-            {"type": "session.update", "session": {"modalities": ["text", "video"]}},
-            "invalid_value",
-            "session.modalities[1]",
-            "'video'",
-            id="bad-enum-in-list",
-        ),
-        pytest.param(
-            {"type": "input_audio_buffer.append"},
-            "missing_required_parameter",
-            "audio",
-            "'audio'",
-            id="top-level-missing",
-        ),
-        pytest.param(
-            {"type": "session.update", "session": "fast"},
-            "invalid_type",
-            "session",
-            "valid dictionary",
-            id="session-not-object",
-        ),
-        pytest.param(
-            {
-                "type": "conversation.item.create",
-                "item": {
-                    "type": "message",
-                    "role": "assistant",
-                    "content": [{"type": "input_text", "text": "hi"}],
-                },
-            },
-            "invalid_value",
-            "item",
-            "assistant messages may only hold text or audio content, not input_text",
-            id="assistant-input_text",
-        ),
-        pytest.param(
-            {
-                "type": "conversation.item.create",
-                "item": {
-                    "type": "message",
-                    "role": "system",
-                    "content": [{"type": "input_audio", "audio": "AA"}],
-                },
-            },
-            "invalid_value",
-            "item",
-            "system messages may only hold input_text content, not input_audio",
-            id="system-input_audio",
-        ),
+        pytest.param(case["event"], case["code"], case["param"], case["fragment"], id=case["id"])
+        for case in samples("validation_errors")
     ],
 )
 def test_validation_errors_name_the_field(event: JSON, code: str, param: str, fragment: str) -> None:

@@ -19,6 +19,8 @@ import websockets
 
 from conftest import Client, Server, free_port, start_server, stop_server
 
+pytestmark = pytest.mark.models  # every server here loads the local models it does not replace
+
 
 @pytest.fixture(scope="module")
 def remote_tts(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:

@@ -18,6 +18,8 @@ from websockets.exceptions import InvalidStatus
 from conftest import Client, Server, start_server, stop_server, until_idle
 from voxlive.speech.assets import piper_voice_path
 
+pytestmark = pytest.mark.models
+
 
 def test_health_answers_once_the_models_are_loaded(server: Server) -> None:
     with urllib.request.urlopen(f"{server.http}/health") as answer:

@@ -13,7 +13,8 @@ with warnings.catch_warnings():
 import numpy as np
 import pytest
 
-from conftest import Server, espeak
+from benchmarks.common import espeak
+from conftest import Server
 from voxlive.speech import audio as pcm
 from voxlive.speech.alignment import BLENDSHAPE_NAMES, FRAME_RATE, BlendshapeAnimator
 from voxlive.speech.prosody import PITCH, RATE, VOLUME, Prosody

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import websockets
 
-from conftest import Client, Server, spoken, stream_pcm
+from benchmarks.common import spoken
+from conftest import Client, Server, stream_pcm
 
 STORY = (
     "One two three four five. Six seven eight nine ten. Eleven twelve thirteen fourteen fifteen. "

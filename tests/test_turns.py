@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import silence, spoken
+from benchmarks.common import silence, spoken
 from voxlive.protocol import AzureSemanticDetection, AzureSemanticVad, ClientEventSessionUpdate
 from voxlive.realtime.end_of_utterance import EndOfUtterance, completeness
 from voxlive.realtime.turn_detector import SilenceStarted, SpeechResumed, SpeechStarted, SpeechStopped, TurnDetector
@@ -142,6 +142,7 @@ async def test_the_detector_finds_speech_pauses_and_the_end(vad: SileroVAD, pipe
     assert detector.position == len(audio) // 512 * 512 and not detector.speaking
 
 
+@pytest.mark.models
 async def test_silence_alone_never_starts_a_turn(vad: SileroVAD) -> None:
     noise = (np.random.default_rng(2).standard_normal(16_000 * 3) * 30).astype(np.int16)
     detector = TurnDetector(vad.stream())

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from conftest import Server, spoken, start_server, stop_server
+from benchmarks.common import spoken
+from conftest import Server, start_server, stop_server
 from voxlive.speech import files
 
 CHROMIUM = "/usr/bin/chromium"
