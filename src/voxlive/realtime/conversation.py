@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..protocol import (
+    AudioContentPart,
     FunctionCallItem,
     FunctionCallOutputItem,
     InputImageContentPart,
@@ -126,6 +127,23 @@ class Conversation:
         self.spoken[item_id] = spoken
         while len(self.spoken) > SPOKEN_KEPT:
             self.spoken.pop(next(iter(self.spoken)))
+
+    def truncate_audio(self, item: MessageItem, content_index: int, audio_end_ms: int) -> None:
+        """Cut an assistant audio part at ``audio_end_ms``, anywhere within the audio sent so far (an earlier
+        truncation does not shorten that): the part keeps the words that were heard."""
+        assert item.id is not None
+        spoken = self.spoken.get(item.id) or SpokenAudio()  # none: no audio of it was sent
+        if audio_end_ms > spoken.duration_ms:
+            raise ProtocolError(
+                f"audio_end_ms {audio_end_ms} is beyond the {spoken.duration_ms} ms of audio sent of item '{item.id}'.",
+                code="invalid_value",
+                param="audio_end_ms",
+            )
+        spoken.end_ms = audio_end_ms
+        part = item.content[content_index]
+        assert isinstance(part, AudioContentPart)
+        part.transcript = spoken.heard_transcript
+        self.saved(item)
 
     def delete(self, item_id: str) -> None:
         self._items.remove(self.get(item_id))

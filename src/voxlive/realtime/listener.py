@@ -41,6 +41,7 @@ from .conversation import Conversation
 from .end_of_utterance import EndOfUtterance
 from .input_audio import InputAudioBuffer
 from .metrics import TurnMetrics
+from .tasks import log_failure, succeeded
 from .turn_detector import (
     GUARDED_LOOKBACK_MS,
     SilenceStarted,
@@ -453,7 +454,7 @@ class Listener:
         task = turn.speculative if turn is not None else None
         task = task or asyncio.ensure_future(self._transcribe(self.conversation.user_audio[item.id]))
         self.transcripts[item.id] = task
-        finished = [key for key, kept in self.transcripts.items() if _succeeded(kept)]
+        finished = [key for key, kept in self.transcripts.items() if succeeded(kept)]
         for key in finished[:-TRANSCRIPTS_KEPT]:
             del self.transcripts[key]
         metrics = next((m for m in reversed(self.conversation.turns) if m.item_id == item.id), None)
@@ -562,13 +563,3 @@ def _common_word_prefix(a: str, b: str) -> str:
             break
         same.append(y)
     return " ".join(same) + (" " if same else "")
-
-
-def log_failure(task: asyncio.Future[None]) -> None:
-    """A done-callback for background tasks nobody awaits: their failure is logged, not lost."""
-    if not task.cancelled() and task.exception() is not None:
-        log.error("background task failed: %s", task.exception())
-
-
-def _succeeded(task: asyncio.Future[Any]) -> bool:
-    return task.done() and not task.cancelled() and task.exception() is None

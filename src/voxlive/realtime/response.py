@@ -7,8 +7,7 @@ import dataclasses
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Literal
 
 import numpy as np
@@ -24,7 +23,6 @@ from ..protocol import (
     MCPCallItem,
     MessageItem,
     OutputTokenDetails,
-    Response,
     ResponseCancelledDetails,
     ResponseFailedDetails,
     ResponseFailedError,
@@ -71,14 +69,13 @@ from ..speech.llm import (
 )
 from ..speech.phrases import normalized
 from ..speech.tts import TTS, Speech
-from ..tools.approvals import Approvals
 from ..tools.mcp_client import INVALID_PARAMS, MCPFailure
 from .conversation import Conversation, chat_messages
 from .draft import Draft
 from .mcp_servers import MCPTool
-from .metrics import TurnMetrics
 from .observer import ResponseObserver
-from .speaker import Speaker, SpeakOptions
+from .response_plan import ResponsePlan
+from .speaker import Speaker
 
 log = logging.getLogger(__name__)
 
@@ -86,30 +83,6 @@ CancelReason = Literal["client_cancelled", "turn_detected"]
 
 FAILED = "generation_error"
 """The code of a failed response's error (in ``response.done`` and in the ``error`` event sent before it)."""
-
-
-@dataclass
-class ResponsePlan:
-    """Everything one response needs, resolved from the session and the ``response.create``."""
-
-    request: LLMRequest
-    response: Response
-    add_to_conversation: bool = True
-    fixed_text: str | None = None
-    """Say this instead of asking the LLM (``pre_generated_assistant_message``)."""
-    speak: SpeakOptions | None = None
-    """How to speak the answer; ``None`` answers in text only."""
-    prepare: Callable[[], Awaitable[tuple[LLMRequest, dict[str, MCPTool]]]] | None = None
-    """The request, once it can be known (audio items are transcribed, MCP servers listed), and the MCP tools
-    it offers by name."""
-    approvals: Approvals = dataclasses.field(default_factory=Approvals)
-    """Where the client's answers to ``mcp_approval_request`` items arrive."""
-    approval_timeout: float = 300.0
-    max_tool_calls: int = 8
-    """The most MCP calls the response makes; then the model must answer."""
-    draft: Draft | None = None
-    """A reply generated ahead (during the user's pause): used if it was asked exactly this request."""
-    metrics: TurnMetrics = dataclasses.field(default_factory=TurnMetrics)
 
 
 class ResponseRunner:

@@ -19,7 +19,7 @@ from starlette.websockets import WebSocket
 
 from ..config import ServerSettings
 from ..protocol import ProtocolError
-from ..realtime.session import check_model_name
+from ..realtime.session_config import check_model_name
 
 RESTART = 1012
 """The close code of a server going away for a restart: reconnect (and resume) elsewhere or later."""
