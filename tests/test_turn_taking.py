@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from conftest import Client, espeak, silence, spoken, stream_pcm
-from voxlive.realtime.response import same_request
+from voxlive.realtime.draft import same_request
 from voxlive.speech.cpu import Priority
 from voxlive.speech.llm import LLMRequest
 

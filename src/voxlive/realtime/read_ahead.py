@@ -7,17 +7,15 @@ import asyncio
 import dataclasses
 
 from ..protocol import InputAudioContentPart, Item, MessageItem, ProtocolError, ResponseCreateParams
-from ..speech.llm import LLM, LLMRequest
+from ..speech.llm import LLMRequest
 from ..speech.stt import Transcript
 from ..speech.tts import TTS
-from .conversation import Conversation, chat_messages
+from .conversation import chat_messages
 from .draft import Draft
 from .listener import Listener
-from .mcp_servers import MCPServers
 from .metrics import Telemetry
 from .replies import Replies
 from .response_plan import ResponsePlan, ResponsePlanner
-from .session_config import SessionConfig
 from .tasks import log_failure
 from .tool_choice import mcp_servers
 
@@ -28,25 +26,20 @@ class ReadAhead:
 
     def __init__(
         self,
-        *,
-        config: SessionConfig,
-        conversation: Conversation,
         planner: ResponsePlanner,
         replies: Replies,
         listener: Listener,
-        mcp: MCPServers,
-        llm: LLM,
         tts: TTS,
         telemetry: Telemetry | None,
         draft_replies: bool,
     ) -> None:
-        self.config = config
-        self.conversation = conversation
         self.planner = planner
+        self.config = planner.config
+        self.conversation = planner.conversation
+        self.mcp = planner.mcp
+        self.llm = planner.llm
         self.replies = replies
         self.listener = listener
-        self.mcp = mcp
-        self.llm = llm
         self.tts = tts
         self.telemetry = telemetry
         self.draft_replies = draft_replies

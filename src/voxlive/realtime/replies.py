@@ -18,9 +18,7 @@ from ..protocol import (
     ServerEventOutputAudioBufferCleared,
 )
 from ..speech.audio import STAGE_RATE, duration_ms
-from ..speech.llm import LLM
 from ..speech.tts import TTS
-from .conversation import Conversation
 from .input_cleanup import InputCleanup
 from .observer import ResponseObserver
 from .response import ResponseRunner
@@ -35,20 +33,18 @@ class Replies:
     def __init__(
         self,
         planner: ResponsePlanner,
-        conversation: Conversation,
-        llm: LLM,
+        cleanup: InputCleanup,
         tts: TTS,
         send: Callable[[ServerEvent], None],
-        cleanup: InputCleanup,
         completed: Callable[[], None],
         record: Callable[[ResponseRunner], None],
     ) -> None:
         self.planner = planner
-        self.conversation = conversation
-        self.llm = llm
+        self.conversation = planner.conversation
+        self.llm = planner.llm
+        self.cleanup = cleanup
         self.tts = tts
         self.send = send
-        self.cleanup = cleanup
         self.completed = completed
         self.record = record
         """Given each response that ended, for its timings."""

@@ -130,26 +130,13 @@ class RealtimeSession:
         )
         self.replies = Replies(
             self.planner,
-            self.conversation,
-            llm,
+            self.cleanup,
             tts,
             send,
-            self.cleanup,
             completed=self._prefill if read_ahead else lambda: None,
             record=self._record,
         )
-        self.read_ahead = ReadAhead(
-            config=self.config,
-            conversation=self.conversation,
-            planner=self.planner,
-            replies=self.replies,
-            listener=self.listener,
-            mcp=self.mcp,
-            llm=llm,
-            tts=tts,
-            telemetry=telemetry,
-            draft_replies=draft_replies,
-        )
+        self.read_ahead = ReadAhead(self.planner, self.replies, self.listener, tts, telemetry, draft_replies)
         self.listener.anticipate = self.read_ahead.anticipate
         self.listener.prefill = self.read_ahead.prefill if read_ahead else None
         self.listener.configure(session)
