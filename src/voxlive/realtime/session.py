@@ -126,7 +126,7 @@ class RealtimeSession:
         )
         self.edits = ConversationEdits(self.conversation, send, self.mcp.approvals, self.listener.stored_audio)
         self.planner = ResponsePlanner(
-            self.config, self.conversation, llm, self.mcp, self.listener.transcript, first_words
+            self.config, self.conversation, llm, self.mcp, self.listener.transcriber.transcript, first_words
         )
         self.replies = Replies(
             self.planner,
