@@ -33,7 +33,7 @@ from .end_of_utterance import EndOfUtterance
 from .heard_turn import HeardTurn
 from .input_audio import InputAudioBuffer
 from .metrics import TurnMetrics
-from .tasks import cancel, log_failure
+from .tasks import cancel, log_failure, succeeded
 from .transcription import Transcriber, transcribing
 from .turn_detector import (
     GUARDED_LOOKBACK_MS,
@@ -139,8 +139,8 @@ class Listener:
 
     async def append(self, data: str, turn_id: str | None = None) -> None:
         """``input_audio_buffer.append`` / ``input_audio.turn.append``: decode, clean, buffer, detect."""
-        if turn_id is not None and turn_id != self.client_turn:
-            raise ProtocolError(f"No audio turn '{turn_id}' is open.", code="invalid_value", param="turn_id")
+        if turn_id is not None:
+            self._check_turn(turn_id)
         samples = self.intake.decode(data, self.buffer.end)
         if self.cleanup is not None:
             samples = self.cleanup(samples, time.monotonic())
@@ -283,17 +283,17 @@ class Listener:
         """The transcript up to a pause is ready and the user is still silent: the turn may end here."""
         if turn.speculative is task:
             turn.transcribed_at = time.monotonic()
-        if self.turn is turn and turn.speculative is task and not task.cancelled() and task.exception() is None:
+        if self.turn is turn and turn.speculative is task and succeeded(task):
             self.anticipate(turn.item_id, task.result())
 
     def _judge(self, turn: HeardTurn, task: asyncio.Task[Transcript], hearing: asyncio.Task[float] | None) -> None:
         """Semantic end of utterance: a finished thought ends the turn sooner, an unfinished one holds it."""
         stale = self.turn is not turn or turn.speculative is not task or turn.hearing is not hearing
-        if task.cancelled() or task.exception() is not None or stale or self.detector is None:
+        if not succeeded(task) or stale or self.detector is None:
             return  # the user spoke again since: the next pause is judged
         assert self.end_of_utterance is not None
         probability = None
-        if hearing is not None and not hearing.cancelled() and hearing.exception() is None:
+        if hearing is not None and succeeded(hearing):
             probability = hearing.result()
         self.detector.silence_limit = self.end_of_utterance.silence_limit(task.result(), probability)
         events = self.detector.check()
@@ -321,7 +321,7 @@ class Listener:
     def _partial(self, turn: HeardTurn, task: asyncio.Task[Transcript]) -> None:
         """Send the words two transcripts of the turn so far agree on and that were not sent yet; while the user
         speaks, let the reply's prompt be read ahead."""
-        if task.cancelled() or task.exception() is not None:
+        if not succeeded(task):
             return
         speaking = self.turn is turn and self.detector is not None and self.detector.silence_start is None
         if self.prefill is not None and speaking and task.result().text:

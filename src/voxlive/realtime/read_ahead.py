@@ -48,7 +48,7 @@ class ReadAhead:
         """Start the reply at a pause in the user's speech, from the transcript so far; it is used if the
         turn ends there with the same words, dropped if the user said more (``transcript`` is then ``None``)."""
         turn = self.replies.turn
-        drafting = turn if turn is not None and turn.item_id == item_id and turn.runner is None else None
+        drafting = turn if turn is not None and turn.drafting(item_id) else None
         if transcript is not None and drafting is not None and drafting.drafted(transcript.text):
             return  # the same words again: the draft stands
         if drafting is not None and drafting.drop_draft() and self.telemetry is not None:

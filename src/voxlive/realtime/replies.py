@@ -112,7 +112,7 @@ class Replies:
         """The turn that answers ``item_id``: the current one when it is drafting that answer, else a new one
         (whose audio plays after the current one's)."""
         turn = self.turn
-        if turn is not None and turn.item_id == item_id and turn.runner is None and item_id is not None:
+        if turn is not None and turn.drafting(item_id):
             return turn
         if turn is not None:
             turn.drop_draft()

@@ -67,7 +67,7 @@ class Transcriber:
         """The transcription of a committed audio item; started now if nothing needed it before, or again if it
         did not succeed (the STT may be back)."""
         task = self.transcripts.get(item_id)
-        failed = task is not None and task.done() and (task.cancelled() or task.exception() is not None)
+        failed = task is not None and task.done() and not succeeded(task)
         if (task is None or failed) and item_id in self.conversation.user_audio:
             item = self.conversation.get(item_id)
             assert isinstance(item, MessageItem)
