@@ -136,9 +136,10 @@ class RealtimeSession:
             completed=self._prefill if read_ahead else lambda: None,
             record=self._record,
         )
-        self.read_ahead = ReadAhead(self.planner, self.replies, self.listener, tts, telemetry, draft_replies)
-        self.listener.anticipate = self.read_ahead.anticipate
-        self.listener.prefill = self.read_ahead.prefill if read_ahead else None
+        self.ahead = ReadAhead(self.planner, self.replies, self.listener, tts, telemetry, draft_replies)
+        """Work on the next reply before it is asked for: its draft, its prompt read into the LLM."""
+        self.listener.anticipate = self.ahead.anticipate
+        self.listener.prefill = self.ahead.prefill if read_ahead else None
         self.listener.configure(session)
 
     @property
@@ -354,7 +355,7 @@ class RealtimeSession:
         self.replies.barge_in(truncate=settings is not None and settings.auto_truncate)
 
     def _prefill(self) -> None:
-        self.read_ahead.prefill()  # the next prompt begins with the reply just completed, as it was said
+        self.ahead.prefill()  # the next prompt begins with the reply just completed, as it was said
 
     def _record(self, runner: ResponseRunner) -> None:
         if self.telemetry is not None and runner.metrics.done is not None:
