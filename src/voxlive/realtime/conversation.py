@@ -12,6 +12,7 @@ from ..protocol import (
     AudioContentPart,
     FunctionCallItem,
     FunctionCallOutputItem,
+    InputAudioContentPart,
     InputImageContentPart,
     Item,
     MCPApprovalRequestItem,
@@ -21,6 +22,7 @@ from ..protocol import (
     ProtocolError,
     new_id,
 )
+from ..speech.audio import STAGE_RATE
 from ..speech.llm import Message
 from .journal import Journal
 from .metrics import TurnMetrics
@@ -104,6 +106,22 @@ class Conversation:
         for item, place in zip(items, places, strict=True):
             self._items.append(item)
             self._seq[item.id or ""] = place
+
+    def add_user_audio(self, item_id: str, audio: np.ndarray) -> MessageItem:
+        """A committed user turn: its message (not transcribed yet) appended, its audio (16 kHz int16) kept and
+        recorded."""
+        item = MessageItem(
+            id=item_id,
+            object="realtime.item",
+            role="user",
+            status="completed",
+            content=[InputAudioContentPart(transcript=None)],
+        )
+        self.insert(item)
+        self.hold_user_audio(item_id, audio)
+        if self.journal is not None:
+            self.journal.recording(item_id, audio, STAGE_RATE)
+        return item
 
     def hold_user_audio(self, item_id: str, audio: np.ndarray) -> None:
         """Keep a committed turn's audio (16 kHz int16), forgetting the oldest turns' past the bounds: audio

@@ -11,8 +11,6 @@ import numpy as np
 
 from ..protocol import (
     AudioInputTranscriptionOptions,
-    InputAudioContentPart,
-    MessageItem,
     ProtocolError,
     ResponseSession,
     ServerEvent,
@@ -336,17 +334,7 @@ class Listener:
 
     def _commit(self, item_id: str, audio: np.ndarray, turn: HeardTurn | None, speech_end: float) -> None:
         previous = self.conversation.last_id()
-        item = MessageItem(
-            id=item_id,
-            object="realtime.item",
-            role="user",
-            status="completed",
-            content=[InputAudioContentPart(transcript=None)],
-        )
-        self.conversation.insert(item)
-        self.conversation.hold_user_audio(item_id, audio)
-        if self.conversation.journal is not None:
-            self.conversation.journal.recording(item_id, audio, pcm.STAGE_RATE)
+        item = self.conversation.add_user_audio(item_id, audio)
         self.send(ServerEventInputAudioBufferCommitted(item_id=item_id, previous_item_id=previous))
         self.send(ServerEventConversationItemCreated(previous_item_id=previous, item=item.model_copy(deep=True)))
         self.conversation.turns.append(TurnMetrics(item_id=item_id, speech_end=speech_end, turn_end=time.monotonic()))
