@@ -454,10 +454,10 @@ async def test_a_handler_that_fails_is_answered_with_a_server_error_and_the_sess
     sent: list[ServerEvent] = []
     session = engine.create_session(sent.append)
 
-    async def broken(event: object) -> None:
+    def broken(item_id: str) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setitem(session._handlers, "conversation.item.delete", broken)
+    monkeypatch.setattr(session.edits, "delete", broken)
     await session.handle(ClientEventConversationItemDelete(event_id="evt_1", item_id="item_x"))
     await session.handle(ClientEventSessionUpdate(event_id="evt_2", session={"instructions": "Be brief."}))
     error, updated = sent[-2:]

@@ -147,7 +147,8 @@ from voxlive.protocol.dialects import (
 )
 from voxlive.realtime.conversation import Conversation
 from voxlive.realtime.engine import Engine
-from voxlive.realtime.response import ResponsePlan, ResponseRunner
+from voxlive.realtime.response import ResponseRunner
+from voxlive.realtime.response_plan import ResponsePlan
 from voxlive.speech.llm import (
     Finished,
     LLMEvent,

@@ -15,7 +15,7 @@ import pytest
 
 from benchmarks.common import espeak, silence, spoken
 from conftest import Client, stream_pcm
-from voxlive.realtime.response import same_request
+from voxlive.realtime.draft import same_request
 from voxlive.speech.cpu import Priority
 from voxlive.speech.llm import LLMRequest
 

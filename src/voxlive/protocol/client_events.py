@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import Field
+from pydantic import Field, TypeAdapter
 
 from .base import WireModel
 from .items import Item
@@ -13,6 +13,8 @@ from .session import RequestSession
 
 
 class ClientEvent(WireModel):
+    """What every client event has: its ``type``, and the client's ``event_id`` that errors about it name."""
+
     type: str
     event_id: str | None = None
 
@@ -124,29 +126,35 @@ class ClientEventTranscriptionSessionUpdate(ClientEvent):
     session: dict[str, Any]
 
 
+AnyClientEvent = Annotated[
+    ClientEventSessionUpdate
+    | ClientEventInputAudioBufferAppend
+    | ClientEventInputAudioBufferCommit
+    | ClientEventInputAudioBufferClear
+    | ClientEventConversationItemCreate
+    | ClientEventConversationItemRetrieve
+    | ClientEventConversationItemTruncate
+    | ClientEventConversationItemDelete
+    | ClientEventResponseCreate
+    | ClientEventResponseCancel
+    | ClientEventOutputAudioBufferClear
+    | ClientEventSessionAvatarConnect
+    | ClientEventInputAudioTurnStart
+    | ClientEventInputAudioTurnAppend
+    | ClientEventInputAudioTurnEnd
+    | ClientEventInputAudioTurnCancel
+    | ClientEventInputAudioClear
+    | ClientEventInputTextDelta
+    | ClientEventInputTextDone
+    | ClientEventTranscriptionSessionUpdate,
+    Field(discriminator="type"),
+]
+"""Every client event, told apart by its ``type``."""
+
+CLIENT_EVENT: TypeAdapter[AnyClientEvent] = TypeAdapter(AnyClientEvent)
+"""Validates a decoded client event into its class."""
+
 CLIENT_EVENTS: dict[str, type[ClientEvent]] = {
-    cls.model_fields["type"].default: cls
-    for cls in (
-        ClientEventSessionUpdate,
-        ClientEventInputAudioBufferAppend,
-        ClientEventInputAudioBufferCommit,
-        ClientEventInputAudioBufferClear,
-        ClientEventConversationItemCreate,
-        ClientEventConversationItemRetrieve,
-        ClientEventConversationItemTruncate,
-        ClientEventConversationItemDelete,
-        ClientEventResponseCreate,
-        ClientEventResponseCancel,
-        ClientEventOutputAudioBufferClear,
-        ClientEventSessionAvatarConnect,
-        ClientEventInputAudioTurnStart,
-        ClientEventInputAudioTurnAppend,
-        ClientEventInputAudioTurnEnd,
-        ClientEventInputAudioTurnCancel,
-        ClientEventInputAudioClear,
-        ClientEventInputTextDelta,
-        ClientEventInputTextDone,
-        ClientEventTranscriptionSessionUpdate,
-    )
+    cls.model_fields["type"].default: cls for cls in get_args(get_args(AnyClientEvent)[0])
 }
 """Client event classes by wire ``type``."""

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .client_events import CLIENT_EVENTS, ClientEvent
+from .client_events import CLIENT_EVENT, CLIENT_EVENTS, AnyClientEvent
 from .server_events import SERVER_EVENTS, ServerEvent, UnknownServerEvent
 
 
@@ -142,7 +142,7 @@ def validation_error(exc: ValidationError, obj: Any, event_id: str | None) -> Pr
     return ProtocolError(message, code=code, param=param, event_id=event_id)
 
 
-def parse_client_event(data: str | bytes | dict[str, Any]) -> ClientEvent:
+def parse_client_event(data: str | bytes | dict[str, Any]) -> AnyClientEvent:
     """A typed client event, or a ``ProtocolError`` that says which field is wrong and why."""
     obj = data if isinstance(data, dict) else load_json_object(data)
     event_id = obj.get("event_id") if isinstance(obj.get("event_id"), str) else None
@@ -151,11 +151,10 @@ def parse_client_event(data: str | bytes | dict[str, Any]) -> ClientEvent:
         raise ProtocolError(
             "The event has no 'type' string.", code="missing_required_parameter", param="type", event_id=event_id
         )
-    cls = CLIENT_EVENTS.get(kind)
-    if cls is None:
+    if kind not in CLIENT_EVENTS:
         raise ProtocolError(f"Unknown event type '{kind}'.", code="unknown_event_type", param="type", event_id=event_id)
     try:
-        return cls.model_validate(obj)
+        return CLIENT_EVENT.validate_python(obj)
     except ValidationError as exc:
         raise validation_error(exc, obj, event_id) from None
 

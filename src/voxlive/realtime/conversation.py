@@ -9,8 +9,10 @@ from typing import Any
 import numpy as np
 
 from ..protocol import (
+    AudioContentPart,
     FunctionCallItem,
     FunctionCallOutputItem,
+    InputAudioContentPart,
     InputImageContentPart,
     Item,
     MCPApprovalRequestItem,
@@ -20,6 +22,7 @@ from ..protocol import (
     ProtocolError,
     new_id,
 )
+from ..speech.audio import STAGE_RATE
 from ..speech.llm import Message
 from .journal import Journal
 from .metrics import TurnMetrics
@@ -104,6 +107,22 @@ class Conversation:
             self._items.append(item)
             self._seq[item.id or ""] = place
 
+    def add_user_audio(self, item_id: str, audio: np.ndarray) -> MessageItem:
+        """A committed user turn: its message (not transcribed yet) appended, its audio (16 kHz int16) kept and
+        recorded."""
+        item = MessageItem(
+            id=item_id,
+            object="realtime.item",
+            role="user",
+            status="completed",
+            content=[InputAudioContentPart(transcript=None)],
+        )
+        self.insert(item)
+        self.hold_user_audio(item_id, audio)
+        if self.journal is not None:
+            self.journal.recording(item_id, audio, STAGE_RATE)
+        return item
+
     def hold_user_audio(self, item_id: str, audio: np.ndarray) -> None:
         """Keep a committed turn's audio (16 kHz int16), forgetting the oldest turns' past the bounds: audio
         already transcribed past ``USER_AUDIO_SECONDS``, any past ``UNHEARD_AUDIO_SECONDS``."""
@@ -126,6 +145,23 @@ class Conversation:
         self.spoken[item_id] = spoken
         while len(self.spoken) > SPOKEN_KEPT:
             self.spoken.pop(next(iter(self.spoken)))
+
+    def truncate_audio(self, item: MessageItem, content_index: int, audio_end_ms: int) -> None:
+        """Cut an assistant audio part at ``audio_end_ms``, anywhere within the audio sent so far (an earlier
+        truncation does not shorten that): the part keeps the words that were heard."""
+        assert item.id is not None
+        spoken = self.spoken.get(item.id) or SpokenAudio()  # none: no audio of it was sent
+        if audio_end_ms > spoken.duration_ms:
+            raise ProtocolError(
+                f"audio_end_ms {audio_end_ms} is beyond the {spoken.duration_ms} ms of audio sent of item '{item.id}'.",
+                code="invalid_value",
+                param="audio_end_ms",
+            )
+        spoken.end_ms = audio_end_ms
+        part = item.content[content_index]
+        assert isinstance(part, AudioContentPart)
+        part.transcript = spoken.heard_transcript
+        self.saved(item)
 
     def delete(self, item_id: str) -> None:
         self._items.remove(self.get(item_id))

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 
-from ..speech.llm import LLM, LLMEvent, LLMRequest, TextDelta
+from ..speech.llm import LLM, LLMEvent, LLMRequest, Message, TextDelta
+from ..speech.phrases import normalized
 from ..speech.tts import TTS, Speech
 from .speaker import SpeakOptions, StageFailed, chunker_for, is_spoken, synthesize
 
@@ -81,3 +83,25 @@ class Draft:
         self._task.cancel()
         if self.first_piece is not None:
             self.first_piece[1].cancel()
+
+
+def same_request(draft: LLMRequest, request: LLMRequest) -> bool:
+    """Whether a draft asked what a response asks: the same request, but that the user's words may differ in case
+    and punctuation (a transcript made again may)."""
+    return (
+        dataclasses.replace(draft, messages=[]) == dataclasses.replace(request, messages=[])
+        and len(draft.messages) == len(request.messages)
+        and all(_same_message(a, b) for a, b in zip(draft.messages, request.messages, strict=True))
+    )
+
+
+def _same_message(a: Message, b: Message) -> bool:
+    if a == b:
+        return True
+    texts = a.get("content"), b.get("content")
+    return (
+        a.get("role") == b.get("role") == "user"
+        and all(isinstance(text, str) for text in texts)
+        and {**a, "content": ""} == {**b, "content": ""}
+        and normalized(str(texts[0])) == normalized(str(texts[1]))
+    )

@@ -31,7 +31,7 @@ from ..tools.approvals import Approvals
 from ..tools.hosts import HostPolicy
 from ..tools.mcp_client import MCPClient, MCPEndpoint, MCPFailure
 from .conversation import Conversation
-from .listener import log_failure
+from .tasks import log_failure
 
 STDIO = "stdio:"
 

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Literal
 
 import numpy as np
@@ -16,35 +14,19 @@ import numpy as np
 from ..protocol import (
     AudioContentPart,
     ErrorDetails,
-    FunctionCallItem,
     InputTokenDetails,
-    Item,
-    MCPApprovalRequestItem,
-    MCPApprovalResponseItem,
-    MCPCallItem,
     MessageItem,
     OutputTokenDetails,
-    Response,
     ResponseCancelledDetails,
     ResponseFailedDetails,
     ResponseFailedError,
     ResponseIncompleteDetails,
     ServerEvent,
-    ServerEventConversationItemCreated,
     ServerEventError,
     ServerEventResponseContentPartAdded,
     ServerEventResponseContentPartDone,
     ServerEventResponseCreated,
     ServerEventResponseDone,
-    ServerEventResponseFunctionCallArgumentsDelta,
-    ServerEventResponseFunctionCallArgumentsDone,
-    ServerEventResponseMcpCallArgumentsDelta,
-    ServerEventResponseMcpCallArgumentsDone,
-    ServerEventResponseMcpCallCompleted,
-    ServerEventResponseMcpCallFailed,
-    ServerEventResponseMcpCallInProgress,
-    ServerEventResponseOutputItemAdded,
-    ServerEventResponseOutputItemDone,
     ServerEventResponseTextDelta,
     ServerEventResponseTextDone,
     ServerEventWarning,
@@ -60,7 +42,6 @@ from ..speech.llm import (
     FinishReason,
     LLMEvent,
     LLMRequest,
-    Message,
     ReasoningDelta,
     TextDelta,
     ToolCallDelta,
@@ -69,16 +50,14 @@ from ..speech.llm import (
     Trimmed,
     Usage,
 )
-from ..speech.phrases import normalized
 from ..speech.tts import TTS, Speech
-from ..tools.approvals import Approvals
-from ..tools.mcp_client import INVALID_PARAMS, MCPFailure
 from .conversation import Conversation, chat_messages
-from .draft import Draft
-from .mcp_servers import MCPTool
-from .metrics import TurnMetrics
+from .draft import Draft, same_request
 from .observer import ResponseObserver
-from .speaker import Speaker, SpeakOptions
+from .response_output import ResponseOutput
+from .response_plan import ResponsePlan
+from .speaker import Speaker
+from .tool_calls import ToolCalls
 
 log = logging.getLogger(__name__)
 
@@ -86,30 +65,6 @@ CancelReason = Literal["client_cancelled", "turn_detected"]
 
 FAILED = "generation_error"
 """The code of a failed response's error (in ``response.done`` and in the ``error`` event sent before it)."""
-
-
-@dataclass
-class ResponsePlan:
-    """Everything one response needs, resolved from the session and the ``response.create``."""
-
-    request: LLMRequest
-    response: Response
-    add_to_conversation: bool = True
-    fixed_text: str | None = None
-    """Say this instead of asking the LLM (``pre_generated_assistant_message``)."""
-    speak: SpeakOptions | None = None
-    """How to speak the answer; ``None`` answers in text only."""
-    prepare: Callable[[], Awaitable[tuple[LLMRequest, dict[str, MCPTool]]]] | None = None
-    """The request, once it can be known (audio items are transcribed, MCP servers listed), and the MCP tools
-    it offers by name."""
-    approvals: Approvals = dataclasses.field(default_factory=Approvals)
-    """Where the client's answers to ``mcp_approval_request`` items arrive."""
-    approval_timeout: float = 300.0
-    max_tool_calls: int = 8
-    """The most MCP calls the response makes; then the model must answer."""
-    draft: Draft | None = None
-    """A reply generated ahead (during the user's pause): used if it was asked exactly this request."""
-    metrics: TurnMetrics = dataclasses.field(default_factory=TurnMetrics)
 
 
 class ResponseRunner:
@@ -137,17 +92,8 @@ class ResponseRunner:
         self.send = send
         self.cancel_reason: CancelReason | None = None
         self._message: MessageItem | None = None
-        self._calls: dict[int, FunctionCallItem | MCPCallItem] = {}
-        """The tool calls the LLM is writing, by their index in its reply."""
-        self._open: list[Item] = []
-        """Output items announced and not done yet."""
-        self._mcp_tools: dict[str, MCPTool] = {}
-        self._pending: list[tuple[MCPTool, str, MCPCallItem | None]] = []
-        """The MCP calls of the reply being streamed: the tool, its arguments, its item (none before approval)."""
-        self._mcp_calls = 0
-        self._answers: list[MCPApprovalResponseItem] = []
-        """The client's answers to this step's approval requests."""
-        self._function_called = False
+        self.output = ResponseOutput(plan.response, conversation, send, plan.add_to_conversation)
+        self.calls = ToolCalls(plan, self.output, send)
         self._request: LLMRequest | None = None
         self._step_start = 0
         self._usage: Usage | None = None
@@ -191,7 +137,7 @@ class ResponseRunner:
             while True:
                 finish = await self._step(events)
                 await self._close_message("incomplete" if finish == "length" else "completed")
-                if finish == "length" or not await self._call_mcp_tools():
+                if finish == "length" or not await self.calls.call_mcp_tools():
                     break
                 events = self._next_step()
         except asyncio.CancelledError:
@@ -224,11 +170,11 @@ class ResponseRunner:
                 self._text(event.text, at)
             elif isinstance(event, ToolCallStarted):
                 await self._close_message("completed")
-                self._start_call(event)
+                self.calls.started(event)
             elif isinstance(event, ToolCallDelta):
-                self._call_delta(event)
+                self.calls.delta(event)
             elif isinstance(event, ToolCallDone):
-                self._finish_call(event)
+                self.calls.done(event)
             elif isinstance(event, ReasoningDelta) and self.observer is not None:
                 self.observer.reasoning(self.id, event.text)
             elif isinstance(event, Usage):
@@ -246,7 +192,7 @@ class ResponseRunner:
             return
         request = self.plan.request
         if self.plan.prepare is not None:
-            request, self._mcp_tools = await self.plan.prepare()
+            request, self.calls.mcp_tools = await self.plan.prepare()
         self._request = request
         draft, self.plan.draft = self.plan.draft, None
         if draft is not None and same_request(draft.request, request):
@@ -287,9 +233,9 @@ class ResponseRunner:
         assert self._request is not None
         done = self.response.output[self._step_start :]
         self._step_start = len(self.response.output)
-        choice = "auto" if self._mcp_calls < self.plan.max_tool_calls else "none"
-        messages = [*self._request.messages, *chat_messages([*done, *self._answers], "")]
-        self._answers = []
+        choice = "auto" if self.calls.made < self.plan.max_tool_calls else "none"
+        messages = [*self._request.messages, *chat_messages([*done, *self.calls.answers], "")]
+        self.calls.answers = []
         self._request = dataclasses.replace(self._request, messages=messages, tool_choice=choice)
         self._draft = Draft(self.llm, self._request)
         return self._draft.events()
@@ -299,32 +245,6 @@ class ResponseRunner:
             if draft is not None:
                 draft.cancel()
 
-    # -- output items ----------------------------------------------------------------------------
-
-    def _add_item(self, item: Item) -> int:
-        output_index = len(self.response.output)
-        self.response.output.append(item)
-        self._open.append(item)
-        self.send(
-            ServerEventResponseOutputItemAdded(
-                response_id=self.id, output_index=output_index, item=item.model_copy(deep=True)
-            )
-        )
-        if self.plan.add_to_conversation:
-            previous = self.conversation.insert(item)
-            self.send(ServerEventConversationItemCreated(previous_item_id=previous, item=item.model_copy(deep=True)))
-        return output_index
-
-    def _item_done(self, item: Item) -> None:
-        self._open.remove(item)
-        if self.plan.add_to_conversation:
-            self.conversation.saved(item)
-        self.send(
-            ServerEventResponseOutputItemDone(
-                response_id=self.id, output_index=self.response.output.index(item), item=item.model_copy(deep=True)
-            )
-        )
-
     def _text(self, delta: str, at: float) -> None:
         message = self._message
         if message is None:
@@ -332,19 +252,19 @@ class ResponseRunner:
                 id=new_id("item"), object="realtime.item", role="assistant", status="in_progress", content=[]
             )
             self._message = message
-            self._add_item(message)
+            self.output.add(message)
             speak = self.plan.speak
             part: TextContentPart | AudioContentPart = (
                 AudioContentPart(transcript="") if speak else TextContentPart(text="")
             )
             message.content.append(part)
-            self.send(ServerEventResponseContentPartAdded(**self._where(message), part=part.model_copy()))
+            self.send(ServerEventResponseContentPartAdded(**self.output.where(message), part=part.model_copy()))
             if speak is not None and not self._muted:
                 assert self.tts is not None and message.id is not None
                 self._speaker = Speaker(
                     self.tts,
                     speak,
-                    self._where(message),
+                    self.output.where(message),
                     self.send,
                     self.on_audio,
                     self.metrics,
@@ -363,7 +283,7 @@ class ResponseRunner:
             return  # muted: the rest is not spoken
         assert isinstance(part, TextContentPart)
         part.text += delta
-        self.send(ServerEventResponseTextDelta(**self._where(message), delta=delta))
+        self.send(ServerEventResponseTextDelta(**self.output.where(message), delta=delta))
 
     def mute(self) -> None:
         """Stop speaking at once and say nothing more in this response; the LLM goes on. The message keeps the
@@ -380,15 +300,6 @@ class ResponseRunner:
             total.cached_tokens + usage.cached_tokens,
         )
 
-    def _item_where(self, item: Item) -> dict[str, Any]:
-        """Where an output item is: the fields of the events about it."""
-        assert item.id is not None
-        return {"response_id": self.id, "item_id": item.id, "output_index": self.response.output.index(item)}
-
-    def _where(self, item: Item) -> dict[str, Any]:
-        """Where an item's (only) content part is."""
-        return {**self._item_where(item), "content_index": 0}
-
     async def _close_message(self, status: Literal["completed", "incomplete"], stop: bool = False) -> None:
         """Close the assistant message: speak the rest of it, or with ``stop`` cut the speech short."""
         message, speaker = self._message, self._speaker
@@ -400,116 +311,11 @@ class ResponseRunner:
             assert isinstance(part, AudioContentPart)
             part.transcript = spoken.heard_transcript  # (cut where a truncation said the client stopped playing)
         elif isinstance(part, TextContentPart):
-            self.send(ServerEventResponseTextDone(**self._where(message), text=part.text))
+            self.send(ServerEventResponseTextDone(**self.output.where(message), text=part.text))
         self._message = self._speaker = None
-        self.send(ServerEventResponseContentPartDone(**self._where(message), part=part.model_copy()))
+        self.send(ServerEventResponseContentPartDone(**self.output.where(message), part=part.model_copy()))
         message.status = status
-        self._item_done(message)
-
-    def _start_call(self, event: ToolCallStarted) -> None:
-        tool = self._mcp_tools.get(event.name)
-        if tool is not None and tool.needs_approval:
-            return  # approval is asked once the arguments are complete
-        item: FunctionCallItem | MCPCallItem
-        if tool is not None:
-            item = _mcp_call_item(tool)
-        else:
-            item = FunctionCallItem(
-                id=new_id("item"),
-                object="realtime.item",
-                name=event.name,
-                call_id=event.call_id,
-                arguments="",
-                status="in_progress",
-            )
-            self._function_called = True
-        self._calls[event.index] = item
-        self._add_item(item)
-
-    def _call_delta(self, event: ToolCallDelta) -> None:
-        item = self._calls.get(event.index)
-        if item is not None:  # (a call waiting for approval shows its arguments in the request)
-            item.arguments += event.arguments
-            self._arguments_delta(item, event.arguments)
-
-    def _arguments_delta(self, item: FunctionCallItem | MCPCallItem, delta: str) -> None:
-        where = self._item_where(item)
-        if isinstance(item, MCPCallItem):
-            self.send(ServerEventResponseMcpCallArgumentsDelta(**where, delta=delta))
-        else:
-            self.send(ServerEventResponseFunctionCallArgumentsDelta(**where, call_id=item.call_id, delta=delta))
-
-    def _finish_call(self, event: ToolCallDone) -> None:
-        item = self._calls.pop(event.index, None)
-        tool = self._mcp_tools.get(event.name)
-        if tool is not None:
-            self._pending.append((tool, event.arguments, item if isinstance(item, MCPCallItem) else None))
-            if isinstance(item, MCPCallItem):
-                self._mcp_arguments_done(item, event.arguments)
-            return
-        assert isinstance(item, FunctionCallItem)
-        item.arguments = event.arguments
-        item.status = "completed"
-        self.send(
-            ServerEventResponseFunctionCallArgumentsDone(
-                **self._item_where(item), call_id=item.call_id, name=item.name, arguments=item.arguments
-            )
-        )
-        self._item_done(item)
-
-    def _mcp_arguments_done(self, item: MCPCallItem, arguments: str) -> None:
-        item.arguments = arguments
-        where = self._item_where(item)
-        self.send(ServerEventResponseMcpCallArgumentsDone(**where, arguments=arguments))
-
-    # -- MCP calls -------------------------------------------------------------------------------
-
-    async def _call_mcp_tools(self) -> bool:
-        """Make the MCP calls of the reply just streamed; whether the model goes on from their results (it
-        does not when it also called a function, whose output only the client can give)."""
-        pending, self._pending = self._pending, []
-        for tool, arguments, item in pending:
-            await self._call_mcp_tool(tool, arguments, item)
-        return bool(pending) and not self._function_called
-
-    async def _call_mcp_tool(self, tool: MCPTool, arguments: str, item: MCPCallItem | None) -> None:
-        """Ask for approval when the tool needs it, then call it: ``in_progress``, then ``completed`` with the
-        output in the item, or ``failed`` with the error."""
-        if item is None:
-            request = MCPApprovalRequestItem(
-                id=new_id("mcpr"),
-                object="realtime.item",
-                server_label=tool.server.server_label,
-                name=tool.name,
-                arguments=arguments,
-            )
-            self._add_item(request)
-            self._item_done(request)
-            assert request.id is not None
-            approval = await self.plan.approvals.wait(request.id, self.plan.approval_timeout)
-            if approval is not None:
-                self._answers.append(
-                    MCPApprovalResponseItem(
-                        approval_request_id=request.id, approve=approval.approve, reason=approval.reason
-                    )
-                )
-            if approval is None or not approval.approve:
-                return  # the model reads that the call was not made
-            item = _mcp_call_item(tool)
-            item.approval_request_id = request.id
-            self._add_item(item)
-            self._arguments_delta(item, arguments)
-            self._mcp_arguments_done(item, arguments)
-        where = {"item_id": item.id or "", "output_index": self.response.output.index(item)}
-        self.send(ServerEventResponseMcpCallInProgress(**where))
-        self._mcp_calls += 1
-        try:
-            item.output = await tool.client.call_tool(tool.name, _json_object(arguments))
-            self.send(ServerEventResponseMcpCallCompleted(**where))
-        except MCPFailure as exc:
-            item.error = exc.error
-            self.send(ServerEventResponseMcpCallFailed(**where))
-        self._item_done(item)
+        self.output.done(message)
 
     # -- the end ---------------------------------------------------------------------------------
 
@@ -517,11 +323,8 @@ class ResponseRunner:
         stop = status in ("cancelled", "failed")
         self.metrics.status = status
         await self._close_message("completed" if status == "completed" else "incomplete", stop)
-        for item in list(self._open):  # calls cut short
-            if isinstance(item, FunctionCallItem):
-                item.status = "incomplete"
-            self._item_done(item)
-        self._calls.clear()
+        self.output.close_open()
+        self.calls.clear()
         response = self.response
         response.status = status
         response.status_details = details
@@ -551,40 +354,3 @@ class ResponseRunner:
             if audio:
                 journal.recording(item.id or "", decode(audio, fmt), OUTPUT_RATES[fmt])
         await journal.flush()
-
-
-def same_request(draft: LLMRequest, request: LLMRequest) -> bool:
-    """Whether a draft asked what a response asks: the same request, but that the user's words may differ in case
-    and punctuation (a transcript made again may)."""
-    return (
-        dataclasses.replace(draft, messages=[]) == dataclasses.replace(request, messages=[])
-        and len(draft.messages) == len(request.messages)
-        and all(_same_message(a, b) for a, b in zip(draft.messages, request.messages, strict=True))
-    )
-
-
-def _same_message(a: Message, b: Message) -> bool:
-    if a == b:
-        return True
-    texts = a.get("content"), b.get("content")
-    return (
-        a.get("role") == b.get("role") == "user"
-        and all(isinstance(text, str) for text in texts)
-        and {**a, "content": ""} == {**b, "content": ""}
-        and normalized(str(texts[0])) == normalized(str(texts[1]))
-    )
-
-
-def _mcp_call_item(tool: MCPTool) -> MCPCallItem:
-    return MCPCallItem(id=new_id("item"), object="realtime.item", server_label=tool.server.server_label, name=tool.name)
-
-
-def _json_object(arguments: str) -> dict[str, Any]:
-    """A call's arguments as the object they must be."""
-    try:
-        parsed = json.loads(arguments or "{}")
-    except ValueError as exc:
-        raise MCPFailure(f"The arguments are not valid JSON: {exc}.", code=INVALID_PARAMS) from None
-    if not isinstance(parsed, dict):
-        raise MCPFailure("The arguments are not a JSON object.", code=INVALID_PARAMS)
-    return parsed

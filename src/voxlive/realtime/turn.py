@@ -77,6 +77,10 @@ class Turn:
             draft.cancel()
         return draft is not None
 
+    def drafting(self, item_id: str | None) -> bool:
+        """Whether the turn answers ``item_id`` and its response has not started (its draft may stand)."""
+        return item_id is not None and self.item_id == item_id and self.runner is None
+
     # -- the response ----------------------------------------------------------------------------
 
     def respond(self, runner: ResponseRunner) -> asyncio.Task[None]:

@@ -15,7 +15,7 @@ from starlette.websockets import WebSocket
 
 from ..config import ServerSettings
 from ..protocol import ProtocolError
-from ..realtime.session import check_model_name
+from ..realtime.session_config import check_model_name
 from .errors import deny
 
 RESTART = 1012

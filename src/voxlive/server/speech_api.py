@@ -14,7 +14,7 @@ from starlette.types import Message
 
 from ..protocol import ProtocolError, load_json_object
 from ..realtime.engine import Engine
-from ..realtime.session import check_model_name
+from ..realtime.session_config import check_model_name
 from ..speech import files
 from ..speech.prosody import Prosody
 from .errors import api_error
