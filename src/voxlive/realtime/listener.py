@@ -324,8 +324,9 @@ class Listener:
         speaking = self.turn is turn and self.detector is not None and self.detector.silence_start is None
         if self.prefill is not None and speaking and task.result().text:
             self.prefill(turn.item_id, task.result())
-        if self.transcriber.options is None:
-            return
+        whole = self.transcriber.transcripts.get(turn.item_id)
+        if self.transcriber.options is None or (whole is not None and whole.done()):
+            return  # the turn's whole transcript is out: words found after it would follow its `completed`
         delta = turn.new_words(task.result().text)
         if delta:
             self.transcriber.delta(turn.item_id, delta)

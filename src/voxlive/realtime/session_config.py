@@ -17,7 +17,8 @@ from ..protocol import (
     voice_name,
 )
 from ..speech.prosody import Prosody
-from ..speech.tts import DEFAULT_VOICE, TTS
+from ..speech.tts import TTS
+from ..speech.voices import DEFAULT_VOICE
 from .mcp_servers import MCPServers
 from .speaker import voice_prosody
 from .tool_choice import check_tools, mcp_servers
