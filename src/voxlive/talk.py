@@ -68,7 +68,7 @@ class Conversation(SessionHandlers):
     def on_conversation_item_input_audio_transcription_delta(
         self, event: ServerEventConversationItemInputAudioTranscriptionDelta, context: SessionContext
     ) -> None:
-        self._heard += event.delta
+        self._heard += event.delta or ""
         print(f"\r\033[2Kyou:   {self._heard}…", end="", flush=True)
 
     def on_conversation_item_input_audio_transcription_completed(

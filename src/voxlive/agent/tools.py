@@ -41,7 +41,7 @@ class Tool:
             default = ... if parameter.default is parameter.empty else parameter.default
             fields[parameter.name] = (annotation, Field(default, description=arg_docs.get(parameter.name)))
         tool_name = name or function.__name__
-        model = create_model(tool_name, __config__=ConfigDict(extra="forbid"), **fields)  # type: ignore[call-overload]
+        model = create_model(tool_name, __config__=ConfigDict(extra="forbid"), **fields)
         return cls(tool_name, summary, model, function)
 
     def schema(self) -> dict[str, Any]:

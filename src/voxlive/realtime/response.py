@@ -276,13 +276,13 @@ class ResponseRunner:
         assert message.id is not None
         if self.observer is not None:
             self.observer.text(message.id, delta)
-        part = message.content[0]
-        if isinstance(part, AudioContentPart):
+        first = message.content[0]
+        if isinstance(first, AudioContentPart):
             if self._speaker is not None and not self._muted:
                 self._speaker.feed(delta, at)
             return  # muted: the rest is not spoken
-        assert isinstance(part, TextContentPart)
-        part.text += delta
+        assert isinstance(first, TextContentPart)
+        first.text += delta
         self.send(ServerEventResponseTextDelta(**self.output.where(message), delta=delta))
 
     def mute(self) -> None:

@@ -227,8 +227,8 @@ class RealtimeSession:
         items: list[Item] = []
         for data in stored.items:
             item = ITEM.validate_python(data)
-            if getattr(item, "status", None) == "in_progress":
-                item.status = "incomplete"  # it was being made when the server stopped
+            if getattr(item, "status", None) == "in_progress":  # it was being made when the server stopped
+                item = item.model_copy(update={"status": "incomplete"})
             items.append(item)
         self.conversation.id = stored.id
         self.conversation.restore(items, stored.places)

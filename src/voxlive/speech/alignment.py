@@ -225,7 +225,7 @@ class BlendshapeAnimator:
         """The frames from the last one given up to ``until_ms``."""
         count = max(0, math.ceil(until_ms * FRAME_RATE / 1000) - self.frame_index)
         times = (np.arange(count) + self.frame_index) * 1000.0 / FRAME_RATE
-        onsets = np.array([v.offset_ms for v in visemes] or [0.0], np.float64)
+        onsets = np.array([float(v.offset_ms) for v in visemes] or [0.0], np.float64)
         ids = np.array([v.viseme_id for v in visemes] or [0])
         targets = POSE[ids[np.clip(np.searchsorted(onsets, times + LOOKAHEAD_MS, side="right") - 1, 0, None)]]
         out = np.empty((count, len(BLENDSHAPE_NAMES)), np.float32)

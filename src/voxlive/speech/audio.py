@@ -55,7 +55,7 @@ def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     """One block of int16 audio at another rate."""
     if from_rate == to_rate or not len(samples):
         return np.asarray(samples, np.int16)
-    return soxr.resample(np.asarray(samples, np.int16), from_rate, to_rate, quality="HQ")
+    return np.asarray(soxr.resample(np.asarray(samples, np.int16), from_rate, to_rate, quality="HQ"), np.int16)
 
 
 class StreamResampler:
@@ -69,7 +69,7 @@ class StreamResampler:
         samples = np.asarray(samples, np.int16)
         if self._stream is None:
             return samples
-        return self._stream.resample_chunk(samples, last=last)
+        return np.asarray(self._stream.resample_chunk(samples, last=last), np.int16)
 
 
 def to_float(samples: np.ndarray) -> np.ndarray:

@@ -38,6 +38,7 @@ def write(samples: np.ndarray, rate: int, fmt: str) -> bytes:
             out.writeframes(samples.astype("<i2").tobytes())
         return buffer.getvalue()
     import av
+    from av.audio.stream import AudioStream
 
     container_name, codec = _CONTAINERS[fmt]
     if codec == "libopus" and rate not in (8000, 12000, 16000, 24000, 48000):
@@ -45,6 +46,7 @@ def write(samples: np.ndarray, rate: int, fmt: str) -> bytes:
     buffer = io.BytesIO()
     with av.open(buffer, "w", format=container_name) as container:
         stream = container.add_stream(codec, rate=rate, layout="mono")
+        assert isinstance(stream, AudioStream)
         frame_size = stream.codec_context.frame_size or 1024
         if codec != "flac" and not len(samples):  # no audio: one silent frame, since an empty file is no valid file
             samples = np.zeros(frame_size, np.int16)

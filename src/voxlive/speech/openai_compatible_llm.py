@@ -94,8 +94,8 @@ class OpenAICompatibleLLM:
                     if reasoning:
                         yield ReasoningDelta(reasoning)
                     if delta.content:
-                        for event in parser.feed(delta.content) if parser else [TextDelta(delta.content)]:
-                            yield event
+                        for parsed in parser.feed(delta.content) if parser else [TextDelta(delta.content)]:
+                            yield parsed
                     for call in delta.tool_calls or []:
                         for event in _tool_call_delta(calls, call):
                             yield event

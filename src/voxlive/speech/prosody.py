@@ -97,4 +97,4 @@ def louder(audio: np.ndarray, gain: float) -> np.ndarray:
     """int16 samples times ``gain``, clipped to the int16 range."""
     if gain == 1.0:
         return audio
-    return np.clip(np.rint(audio.astype(np.float32) * gain), -32768, 32767).astype(np.int16)
+    return np.asarray(np.clip(np.rint(audio.astype(np.float32) * gain), -32768, 32767), np.int16)

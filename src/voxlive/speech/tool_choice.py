@@ -48,7 +48,7 @@ def forced_tool_schema(tools: list[dict[str, Any]], tool_choice: str | dict[str,
 def tool_grammar(schema: dict[str, Any]) -> Any:
     """The grammar that makes a reply follow ``schema``; ``None`` when llama.cpp cannot express the schema (a
     ``pattern`` without anchors, a ``$ref`` it cannot resolve…): the call is then asked for, not enforced."""
-    from llama_cpp import LlamaGrammar
+    from llama_cpp.llama_grammar import LlamaGrammar
 
     try:
         return LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)

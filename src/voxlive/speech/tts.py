@@ -8,6 +8,7 @@ import io
 import json
 import re
 import wave
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -64,7 +65,7 @@ class PiperTTS:
 
     def __init__(
         self,
-        voices: dict[str, str | Path] | None = None,
+        voices: Mapping[str, str | Path] | None = None,
         aliases: dict[str, str] | None = None,
         *,
         threads: int = 1,
