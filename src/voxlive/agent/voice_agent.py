@@ -61,6 +61,16 @@ class AgentDestroyedError(RuntimeError):
     pass
 
 
+def _check(engine: Engine, voice: str, output_format: str, max_steps: int) -> None:
+    """``ValueError`` for an agent's argument out of range."""
+    if output_format not in OUTPUT_FORMATS:
+        raise ValueError(f"output_format must be one of {', '.join(OUTPUT_FORMATS)}, not {output_format!r}.")
+    if max_steps < 1:
+        raise ValueError("max_steps must be at least 1.")
+    if voice not in engine.tts.voice_names():
+        raise ValueError(f"Unknown voice {voice!r}. Available: {', '.join(engine.tts.voice_names())}.")
+
+
 class VoiceAgent(EventEmitter):
     """Speech or text in, a streamed (and spoken) LLM reply out, with tools, barge-in and bounded history.
 
@@ -94,10 +104,6 @@ class VoiceAgent(EventEmitter):
         owner: str = "",
     ) -> None:
         super().__init__()
-        if output_format not in OUTPUT_FORMATS:
-            raise ValueError(f"output_format must be one of {', '.join(OUTPUT_FORMATS)}, not {output_format!r}.")
-        if max_steps < 1:
-            raise ValueError("max_steps must be at least 1.")
         self.streaming_speech = SpeechOptions.of(streaming_speech, "streaming_speech")
         self.history_options = HistoryOptions.of(history, "history")
         self.engine = engine = agent_engine(engine, llm, stt, tts)
@@ -105,8 +111,7 @@ class VoiceAgent(EventEmitter):
         self.instructions = instructions if instructions is not None else defaults.instructions
         self.tools: dict[str, Tool] = tools_from(tools)
         self.voice = voice or engine.default_voice
-        if self.voice not in engine.tts.voice_names():
-            raise ValueError(f"Unknown voice {self.voice!r}. Available: {', '.join(engine.tts.voice_names())}.")
+        _check(engine, self.voice, output_format, max_steps)
         self.output_format = output_format
         self.max_audio_input_size = max_audio_input_size
         self.max_steps = max_steps

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..protocol import (
+    ITEM,
     AudioContentPart,
     FunctionCallItem,
     FunctionCallOutputItem,
@@ -24,6 +25,7 @@ from ..protocol import (
 )
 from ..speech.audio import STAGE_RATE
 from ..speech.llm import Message
+from ..store import StoredConversation
 from .journal import Journal
 from .metrics import TurnMetrics
 from .speaker import SpokenAudio
@@ -101,11 +103,24 @@ class Conversation:
         if self.journal is not None and item.id in self._seq:
             self.journal.item(item, self._seq[item.id])
 
-    def restore(self, items: list[Item], places: list[float]) -> None:
-        """Put back a stored conversation's items, in order, at their stored places."""
-        for item, place in zip(items, places, strict=True):
+    def resume(self, stored: StoredConversation) -> None:
+        """Become a stored conversation: its id, and its items in order at their stored places (an item that was
+        being made when the server stopped is ``incomplete``)."""
+        self.id = stored.id
+        for data, place in zip(stored.items, stored.places, strict=True):
+            item = ITEM.validate_python(data)
+            if getattr(item, "status", None) == "in_progress":
+                item = item.model_copy(update={"status": "incomplete"})
             self._items.append(item)
             self._seq[item.id or ""] = place
+
+    def replace(self, items: list[Item]) -> None:
+        """Make ``items`` the whole conversation."""
+        for item in list(self):
+            assert item.id is not None
+            self.delete(item.id)
+        for item in items:
+            self.insert(item)
 
     def add_user_audio(self, item_id: str, audio: np.ndarray) -> MessageItem:
         """A committed user turn: its message (not transcribed yet) appended, its audio (16 kHz int16) kept and

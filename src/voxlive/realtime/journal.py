@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..protocol import InputAudioContentPart, Item, MessageItem
+from ..protocol import InputAudioContentPart, Item, MessageItem, ProtocolError
 from ..speech import files
 from ..store import ConversationStore, StoredConversation
 from .metrics import TurnMetrics
@@ -139,3 +139,20 @@ class Archive:
         journal = Journal(self.store, conversation_id, self.owner, self.keep_audio)
         journal.start(new)
         return journal
+
+
+async def resumable(archive: Archive | None, conversation_id: str) -> StoredConversation:
+    """The stored conversation a session resumes; ``ProtocolError`` when there is none or the store fails."""
+    try:
+        stored = await archive.load(conversation_id) if archive is not None else None
+    except Exception as exc:
+        log.error("conversation %s could not be loaded: %s", conversation_id, exc)
+        message = f"Conversation '{conversation_id}' could not be loaded; a new conversation was started."
+        raise ProtocolError(message, type="server_error", code="store_unavailable") from exc
+    if stored is None:
+        raise ProtocolError(
+            f"No conversation '{conversation_id}' to resume; a new conversation was started.",
+            code="conversation_not_found",
+            param="conversation-id",
+        )
+    return stored

@@ -128,11 +128,6 @@ class Listener:
                 self.detector.position = self.buffer.end
             self.end_of_utterance = EndOfUtterance(settings) if settings and settings.semantic else None
 
-    @property
-    def transcripts(self) -> dict[str, asyncio.Task[Transcript]]:
-        """Transcription of each committed audio item, by item id."""
-        return self.transcriber.transcripts
-
     # -- client events ---------------------------------------------------------------------------
 
     async def append(self, data: str, turn_id: str | None = None) -> None:
@@ -290,14 +285,11 @@ class Listener:
         if not succeeded(task) or stale or self.detector is None:
             return  # the user spoke again since: the next pause is judged
         assert self.end_of_utterance is not None
-        probability = None
-        if hearing is not None and succeeded(hearing):
-            probability = hearing.result()
+        probability = hearing.result() if hearing is not None and succeeded(hearing) else None
         self.detector.silence_limit = self.end_of_utterance.silence_limit(task.result(), probability)
         events = self.detector.check()
         if events:
-            task_ = asyncio.ensure_future(self._apply(events))
-            task_.add_done_callback(log_failure)
+            asyncio.ensure_future(self._apply(events)).add_done_callback(log_failure)
 
     async def _apply(self, events: Sequence[object]) -> None:
         for event in events:
@@ -324,9 +316,8 @@ class Listener:
         speaking = self.turn is turn and self.detector is not None and self.detector.silence_start is None
         if self.prefill is not None and speaking and task.result().text:
             self.prefill(turn.item_id, task.result())
-        whole = self.transcriber.transcripts.get(turn.item_id)
-        if self.transcriber.options is None or (whole is not None and whole.done()):
-            return  # the turn's whole transcript is out: words found after it would follow its `completed`
+        if self.transcriber.options is None:
+            return
         delta = turn.new_words(task.result().text)
         if delta:
             self.transcriber.delta(turn.item_id, delta)

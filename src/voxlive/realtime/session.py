@@ -10,7 +10,6 @@ from pydantic import ValidationError
 
 from ..config import MCPSettings
 from ..protocol import (
-    ITEM,
     AudioInputTranscriptionOptions,
     ClientEvent,
     ClientEventConversationItemCreate,
@@ -55,11 +54,10 @@ from ..speech.smart_turn import SmartTurn
 from ..speech.stt import STT, Transcript
 from ..speech.tts import TTS
 from ..speech.vad import SileroVAD
-from ..store import StoredConversation
 from .conversation import Conversation
 from .conversation_edits import ConversationEdits
 from .input_cleanup import InputCleanup
-from .journal import Archive
+from .journal import Archive, resumable
 from .listener import Listener
 from .mcp_servers import MCPServers
 from .metrics import Telemetry
@@ -193,9 +191,14 @@ class RealtimeSession:
         or a new one."""
         self.send(ServerEventSessionCreated(session=self.session.model_copy(deep=True)))
         archive = self._archive
-        stored = await self._stored(conversation_id) if conversation_id is not None else None
+        stored = None
+        if conversation_id is not None:
+            try:
+                stored = await resumable(archive, conversation_id)
+            except ProtocolError as exc:
+                self.error(exc)  # a new conversation starts
         if stored is not None:
-            self._resume(stored)
+            self.conversation.resume(stored)
         if archive is not None:
             self.conversation.journal = archive.open(self.conversation.id, new=stored is None)
         self.send(ServerEventConversationCreated(conversation=ConversationInfo(id=self.conversation.id)))
@@ -203,35 +206,6 @@ class RealtimeSession:
         for item in self.conversation:
             self.send(ServerEventConversationItemCreated(previous_item_id=previous, item=item.model_copy(deep=True)))
             previous = item.id
-
-    async def _stored(self, conversation_id: str) -> StoredConversation | None:
-        """The stored conversation to resume; when there is none (or the store fails), an error says so."""
-        try:
-            stored = await self._archive.load(conversation_id) if self._archive is not None else None
-        except Exception as exc:
-            log.error("conversation %s could not be loaded: %s", conversation_id, exc)
-            message = f"Conversation '{conversation_id}' could not be loaded; a new conversation was started."
-            self.error(ProtocolError(message, type="server_error", code="store_unavailable"))
-            return None
-        if stored is None:
-            self.error(
-                ProtocolError(
-                    f"No conversation '{conversation_id}' to resume; a new conversation was started.",
-                    code="conversation_not_found",
-                    param="conversation-id",
-                )
-            )
-        return stored
-
-    def _resume(self, stored: StoredConversation) -> None:
-        items: list[Item] = []
-        for data in stored.items:
-            item = ITEM.validate_python(data)
-            if getattr(item, "status", None) == "in_progress":  # it was being made when the server stopped
-                item = item.model_copy(update={"status": "incomplete"})
-            items.append(item)
-        self.conversation.id = stored.id
-        self.conversation.restore(items, stored.places)
 
     async def handle(self, event: ClientEvent) -> None:
         """Apply one client event; a bad one is answered with an ``error`` event."""
@@ -379,7 +353,7 @@ class RealtimeSession:
 
     def heard_transcript(self, item_id: str) -> Transcript | None:
         """The finished transcription of the user's audio item ``item_id``; ``None`` while it runs or if it failed."""
-        task = self.listener.transcripts.get(item_id)
+        task = self.listener.transcriber.transcripts.get(item_id)
         return task.result() if task is not None and succeeded(task) else None
 
     def stop_speaking(self) -> None:
@@ -394,8 +368,4 @@ class RealtimeSession:
 
     def replace_items(self, items: list[Item]) -> None:
         """Make ``items`` the whole conversation (an in-process face setting its history)."""
-        for item in list(self.conversation):
-            assert item.id is not None
-            self.conversation.delete(item.id)
-        for item in items:
-            self.conversation.insert(item)
+        self.conversation.replace(items)
