@@ -316,8 +316,8 @@ class Listener:
         speaking = self.turn is turn and self.detector is not None and self.detector.silence_start is None
         if self.prefill is not None and speaking and task.result().text:
             self.prefill(turn.item_id, task.result())
-        if self.transcriber.options is None:
-            return
+        if self.transcriber.options is None or self.transcriber.finished(turn.item_id):
+            return  # the whole transcript's own event sends what no delta did
         delta = turn.new_words(task.result().text)
         if delta:
             self.transcriber.delta(turn.item_id, delta)

@@ -114,11 +114,12 @@ class Transcriber:
         finally:
             _transcribing -= 1
 
-    def delta(self, item_id: str, text: str) -> None:
-        """Words of a turn heard so far; none once the item's whole transcript is out (they would follow it)."""
+    def finished(self, item_id: str) -> bool:
+        """Whether the item's whole transcript is done: words of it heard earlier would now follow it."""
         whole = self.transcripts.get(item_id)
-        if whole is not None and whole.done():
-            return
+        return whole is not None and whole.done()
+
+    def delta(self, item_id: str, text: str) -> None:
         self.send(ServerEventConversationItemInputAudioTranscriptionDelta(item_id=item_id, content_index=0, delta=text))
 
     def _transcribed(self, item: MessageItem, task: asyncio.Task[Transcript], said: str) -> None:
