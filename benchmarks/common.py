@@ -30,13 +30,28 @@ RESULTS = Path(__file__).parent / "results"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def answering(url: str, process: subprocess.Popen[bytes], timeout: float = 180) -> bool:
+    """Whether ``url`` answers 200 before ``process`` exits or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and time.monotonic() < deadline:
+        with contextlib.suppress(OSError), urllib.request.urlopen(url) as answer:
+            if answer.status == 200:
+                return True
+        time.sleep(0.3)
+    return False
+
+
 @contextlib.contextmanager
 def server(config: str = "", source: str | None = None) -> Iterator[str]:
     """``voxlive serve`` on a free loopback port; yields its ``ws://`` base URL once healthy. ``source``: the
     checkout whose ``src/`` to run instead of the installed package (an earlier version, measured in the same run)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as file:
         file.write(config)
     process = subprocess.Popen(
@@ -56,12 +71,7 @@ def server(config: str = "", source: str | None = None) -> Iterator[str]:
         env={**os.environ, "PYTHONPATH": str(Path(source) / "src")} if source else None,
     )
     try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), urllib.request.urlopen(f"http://127.0.0.1:{port}/health") as answer:
-                if answer.status == 200:
-                    break
-            time.sleep(0.3)
+        answering(f"http://127.0.0.1:{port}/health", process)
         yield f"ws://127.0.0.1:{port}"
     finally:
         if process.poll() is not None:

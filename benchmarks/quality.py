@@ -29,11 +29,9 @@ import contextlib
 import hashlib
 import json
 import re
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,6 +44,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import (
     ONES,
     TENS,
+    answering,
+    free_port,
     percentile_table,
     read_wav,
     server,
@@ -357,21 +357,14 @@ def tool_table(groups: dict[str, list[dict[str, Any]]]) -> str:
 def llama_cpp_server() -> Iterator[str]:
     """llama-cpp-python's OpenAI-compatible server (``python -m llama_cpp.server``) serving the bundled model on a
     free loopback port; yields the ``[llm]`` settings that point voxlive at it."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(llm_model_path(progress=False)),
                "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096"]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 180
-        while process.poll() is None and time.monotonic() < deadline:
-            with contextlib.suppress(OSError), urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models") as answer:
-                if answer.status == 200:
-                    yield f'[llm]\nprovider = "openai"\nbase_url = "http://127.0.0.1:{port}/v1"\nmodel = "qwen"\n'
-                    return
-            time.sleep(0.3)
-        raise RuntimeError("llama_cpp.server did not start")
+        if not answering(f"http://127.0.0.1:{port}/v1/models", process):
+            raise RuntimeError("llama_cpp.server did not start")
+        yield f'[llm]\nprovider = "openai"\nbase_url = "http://127.0.0.1:{port}/v1"\nmodel = "qwen"\n'
     finally:
         process.terminate()
         process.wait(timeout=15)
