@@ -269,8 +269,11 @@ async def test_talking_to_the_page_with_a_fake_microphone(server: Server, open_p
         said = await page.page.eval_on_selector_all(".line.user.final, .line.agent", "es => es.map(e => e.id)")
         # the event log: every event, a run of one type as one entry, audio elided, a filter
         await page.page.click("#events summary")
+        audio_entry = ".event.server[data-type='response.audio.delta'] pre"
         await page.page.click(".event.server[data-type='response.audio.delta'] summary")
-        audio_event = await page.page.text_content(".event.server[data-type='response.audio.delta'] pre")
+        # the entry's text is written by the details' toggle event, which comes after the click
+        await page.until(f"document.querySelector({audio_entry!r}).textContent.length > 0")
+        audio_event = await page.page.text_content(audio_entry)
         types = await page.page.eval_on_selector_all(".event", "es => es.map(e => e.dataset.type)")
         await page.page.fill("#event-filter", "session")
         shown = await page.page.eval_on_selector_all(".event:not([hidden])", "es => es.map(e => e.dataset.type)")
