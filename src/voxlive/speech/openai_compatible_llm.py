@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from .llm import (
@@ -36,6 +36,7 @@ class OpenAICompatibleLLM:
         vision: bool = False,
         timeout: float = STAGE_TIMEOUT,
         max_output_tokens: int = 4096,
+        extra_body: dict[str, Any] | None = None,
     ) -> None:
         self.client = openai_client(base_url, api_key, timeout)
         self.model = model
@@ -45,6 +46,8 @@ class OpenAICompatibleLLM:
         """Seconds to the first piece of a reply, and between pieces; then the reply fails."""
         self.max_output_tokens = max_output_tokens
         """The most tokens of a reply whose request sets no limit; a service that streams on is cut there."""
+        self.extra_body = extra_body
+        """Fields of every request beyond the OpenAI API's (a service's own options)."""
 
     async def load(self) -> None:
         """Nothing to load: the service holds the weights."""
@@ -52,7 +55,11 @@ class OpenAICompatibleLLM:
     async def prefill(self, request: LLMRequest) -> None:
         """Nothing: the service keeps its own prompt cache."""
 
-    async def stream(self, request: LLMRequest) -> AsyncIterator[LLMEvent]:
+    async def close(self) -> None:
+        """Close the connections to the service."""
+        await self.client.close()
+
+    async def stream(self, request: LLMRequest) -> AsyncGenerator[LLMEvent, None]:
         """The reply's events; ``TimeoutError`` when the service is silent for ``timeout`` seconds, ``ValueError``
         when what it sends is no reply. A reply is cut after ``max_tokens`` (or ``max_output_tokens``) chunks."""
         tools = request.tools if request.tools and request.tool_choice != "none" else None
@@ -68,6 +75,7 @@ class OpenAICompatibleLLM:
                 temperature=request.temperature,
                 stream=True,
                 stream_options={"include_usage": True},
+                extra_body=self.extra_body,
                 **options,
             )
         )
