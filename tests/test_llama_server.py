@@ -85,6 +85,12 @@ async def test_a_tool_call_comes_back_as_a_call(served: LlamaServerLLM) -> None:
     assert "get_weather" not in text_of(events)
     assert events[-1] == Finished("tool_calls")
 
+    greeting = [SYSTEM, {"role": "user", "content": "Hello, how are you?"}]
+    for choice in ("required", {"type": "function", "function": {"name": "get_weather"}}):
+        events = await collect(served, LLMRequest(greeting, [WEATHER_TOOL], choice, temperature=0.0, max_tokens=60))
+        assert [e.name for e in events if isinstance(e, ToolCallDone)] == ["get_weather"], choice
+        assert text_of(events) == "" and events[-1] == Finished("tool_calls")
+
 
 async def test_a_killed_server_fails_its_reply_and_is_restarted(served: LlamaServerLLM) -> None:
     assert served.server is not None and served.server.process is not None

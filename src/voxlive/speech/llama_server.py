@@ -17,6 +17,7 @@ import socket
 import sys
 from collections.abc import AsyncGenerator
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import openai
@@ -25,6 +26,7 @@ from .assets import llm_model_path
 from .llm import LLMEvent, LLMRequest
 from .openai_compatible_llm import OpenAICompatibleLLM
 from .remote import STAGE_TIMEOUT
+from .tool_choice import forced_tool_schema
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +165,8 @@ class LlamaServerLLM(OpenAICompatibleLLM):
     ``slots`` replies are generated at once, each slot with ``context_tokens`` of context; each request asks the
     server to keep its prompt cached (``cache_prompt``), and llama-server gives a request the slot whose cached
     prompt it extends the most. While the server is being restarted, a reply fails with ``ConnectionError``.
+    ``prefill`` does nothing: the slot already holds the conversation up to the end of its last reply, and a read
+    ahead of the user's few new words would take a slot of its own.
     """
 
     def __init__(
@@ -182,7 +186,6 @@ class LlamaServerLLM(OpenAICompatibleLLM):
             model="local",
             timeout=timeout,
             max_output_tokens=max_output_tokens,
-            extra_body={"cache_prompt": True},
         )
         self.model_path = Path(model_path) if model_path else None
         self.slots = slots
@@ -207,6 +210,14 @@ class LlamaServerLLM(OpenAICompatibleLLM):
             model = self.model_path if self.model_path else await asyncio.to_thread(llm_model_path)
             self.server = LlamaServer(self.command(model), f"http://127.0.0.1:{self.port}/health")
         await self.server.start()
+
+    def extra_fields(self, request: LLMRequest) -> dict[str, Any]:
+        """The slot keeps the prompt cached; a forced tool call is held to its JSON schema (llama-server does not
+        hold this model to ``tool_choice``)."""
+        fields: dict[str, Any] = {"cache_prompt": True}
+        if request.tools and (schema := forced_tool_schema(request.tools, request.tool_choice)) is not None:
+            fields["json_schema"] = schema
+        return fields
 
     async def stream(self, request: LLMRequest) -> AsyncGenerator[LLMEvent, None]:
         """The reply's events; ``ConnectionError`` when llama-server is not running (it is being restarted) or

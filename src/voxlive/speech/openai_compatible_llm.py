@@ -36,7 +36,6 @@ class OpenAICompatibleLLM:
         vision: bool = False,
         timeout: float = STAGE_TIMEOUT,
         max_output_tokens: int = 4096,
-        extra_body: dict[str, Any] | None = None,
     ) -> None:
         self.client = openai_client(base_url, api_key, timeout)
         self.model = model
@@ -46,8 +45,6 @@ class OpenAICompatibleLLM:
         """Seconds to the first piece of a reply, and between pieces; then the reply fails."""
         self.max_output_tokens = max_output_tokens
         """The most tokens of a reply whose request sets no limit; a service that streams on is cut there."""
-        self.extra_body = extra_body
-        """Fields of every request beyond the OpenAI API's (a service's own options)."""
 
     async def load(self) -> None:
         """Nothing to load: the service holds the weights."""
@@ -58,6 +55,10 @@ class OpenAICompatibleLLM:
     async def close(self) -> None:
         """Close the connections to the service."""
         await self.client.close()
+
+    def extra_fields(self, request: LLMRequest) -> dict[str, Any] | None:
+        """Fields of the request beyond the OpenAI API's, for a service that takes its own: none here."""
+        return None
 
     async def stream(self, request: LLMRequest) -> AsyncGenerator[LLMEvent, None]:
         """The reply's events; ``TimeoutError`` when the service is silent for ``timeout`` seconds, ``ValueError``
@@ -75,7 +76,7 @@ class OpenAICompatibleLLM:
                 temperature=request.temperature,
                 stream=True,
                 stream_options={"include_usage": True},
-                extra_body=self.extra_body,
+                extra_body=self.extra_fields(request),
                 **options,
             )
         )
