@@ -118,7 +118,8 @@ class LlamaServer:
             self.running = False
             await reading
             if not self._ready.done():
-                self._ready.set_exception(RuntimeError(f"llama-server exited with code {code}: {self._output[-800:]}"))
+                last = "\n".join(self._output.splitlines()[-6:])
+                self._ready.set_exception(RuntimeError(f"llama-server exited with code {code}:\n{last}"))
                 return
             pause = FIRST_RETRY if loop.time() - started >= STEADY else min(pause * 2, LAST_RETRY)
             log.error("llama-server exited with code %s; starting it again in %.1f s", code, pause)
