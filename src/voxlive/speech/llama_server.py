@@ -197,7 +197,8 @@ class LlamaServerLLM(OpenAICompatibleLLM):
     def command(self, model: Path) -> list[str]:
         """How llama-server is started: every slot its own ``context_tokens`` (the context is split among them),
         replies batched as they come and go, prompts kept cached, the model's own chat template (with its tool-call
-        format), no web page."""
+        format), no web page. No ``--cache-reuse``: a conversation's prompt grows at its end, which the cached
+        prefix already covers."""
         return [
             str(llama_server_binary()),
             *("--model", str(model), "--host", "127.0.0.1", "--port", str(self.port)),
