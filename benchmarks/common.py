@@ -10,7 +10,6 @@ import contextlib
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,17 +22,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from voxlive.speech.llama_server import free_port
+
 if TYPE_CHECKING:
     from voxlive.speech.tts import PiperTTS
 
 RESULTS = Path(__file__).parent / "results"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def answering(url: str, process: subprocess.Popen[bytes], timeout: float = 180) -> bool:

@@ -16,15 +16,18 @@ On a real ``voxlive serve`` (or ``--url``), all sessions streaming audio paced i
 The knee of each part is the first level whose p95 doubles against one session, or that misses turns, or
 (listening) whose end-of-turn delay grows. Each level starts on an idle server (it waits for the previous
 one's work to finish). Run: ``.venv/bin/python benchmarks/concurrency.py`` (about seven minutes);
-``--listening-levels``, ``--conversing-levels`` (empty skips the part), ``--idle``, ``--seconds``, ``--url``.
+``--listening-levels``, ``--conversing-levels`` (empty skips the part), ``--idle``, ``--seconds``, ``--url``,
+``--config`` (the started server's settings: ``[llm] provider = "llama-server"``, say).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import glob
 import os
+import re
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -56,7 +59,8 @@ BEHIND_S = 3.0
 
 
 class ServerProcess:
-    """CPU time and resident memory of the process listening on a loopback port (read from ``/proc``)."""
+    """CPU time and resident memory of the process listening on a loopback port and its children (read from
+    ``/proc``)."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
@@ -85,15 +89,30 @@ class ServerProcess:
                 continue
         return None
 
+    def processes(self) -> list[int]:
+        """The server and its children (a ``llama-server`` it runs)."""
+        children = []
+        for task in glob.glob(f"/proc/{self.pid}/task/*/children"):
+            with contextlib.suppress(OSError):
+                children += [int(pid) for pid in Path(task).read_text().split()]
+        return [self.pid, *children]
+
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / self.tick  # utime, stime
+        total = 0.0
+        for pid in self.processes():
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / self.tick  # utime, stime
+        return total
 
     def rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
+        total = 0.0
+        for pid in self.processes():
+            with contextlib.suppress(OSError):
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) / 1024
+        return total or float("nan")
 
 
 async def settle(process: ServerProcess | None, cap: float = SETTLE_CAP_S) -> float:
@@ -367,6 +386,13 @@ async def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
     return report
 
 
+def with_max_sessions(config: str, sessions: int) -> str:
+    """The TOML settings ``config`` with ``[server] max_sessions = sessions`` added (it must not set its own)."""
+    table = re.compile(r"^\[server\][ \t]*$", re.MULTILINE)
+    line = f"max_sessions = {sessions}"
+    return table.sub(f"[server]\n{line}", config, count=1) if table.search(config) else f"[server]\n{line}\n{config}"
+
+
 def _levels(text: str) -> list[int]:
     return [int(x) for x in text.split(",") if x.strip()]
 
@@ -378,13 +404,15 @@ async def main() -> None:
     parser.add_argument("--idle", type=int, default=50, help="idle sessions for the memory figure (0: skip)")
     parser.add_argument("--seconds", type=float, help="seconds per level (default: 20 listening, 30 conversing)")
     parser.add_argument("--url", help="an already-running server (ws://HOST:PORT); else one is started")
+    parser.add_argument("--config", type=Path, help="a TOML settings file for the server started (not with --url)")
     args = parser.parse_args()
     started = time.monotonic()
     if args.url:
         report = await measure(args.url.rstrip("/"), args)
     else:
         most = max([*args.listening_levels, *args.conversing_levels, args.idle, 1])
-        with server(f"[server]\nmax_sessions = {most + 10}\n") as url:
+        config = args.config.read_text() if args.config else ""
+        with server(with_max_sessions(config, most + 10)) as url:
             report = await measure(url, args)
     report["run_seconds"] = time.monotonic() - started
     print("results:", write_results("concurrency", report))

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything voxlive needs, idempotently: Debian packages, a virtualenv with the
-# package and its dev tools, and the assembled embedded models. A second run takes seconds.
+# package and its dev tools, llama.cpp's llama-server, and the assembled embedded models.
+# A second run takes seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +29,9 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/pip install --quiet -e '.[dev]'
   touch "$stamp"
 fi
+
+# llama.cpp's llama-server (the llama-server LLM provider), built from source once per version: minutes on 2 cores.
+scripts/build_llama_server.sh .venv
 
 # The web page's test tools (axe-core), from package-lock.json: again only when the lock changed.
 npm_stamp=node_modules/.voxlive-installed

@@ -56,10 +56,15 @@ class ServerSettings(_Section):
 
 
 class LLMSettings(_Section):
-    provider: Literal["local", "openai"] = "local"
+    provider: Literal["local", "openai", "llama-server"] = "local"
+    """``local``: the model in-process, one reply at a time; ``llama-server``: the same GGUF in llama.cpp's server,
+    started and watched by voxlive, replying to ``slots`` sessions at once; ``openai``: a chat-completions service."""
     model_path: str | None = None
-    """A GGUF file for the local provider; the bundled Qwen2.5 0.5B model when unset."""
+    """A GGUF file for the local and llama-server providers; the bundled Qwen2.5 0.5B model when unset."""
     context_tokens: int = 4096
+    """The context of the local model; for llama-server, of each slot."""
+    slots: int = Field(default=4, ge=1)
+    """llama-server: the replies generated at once (batched together); more wait for a free slot."""
     max_output_tokens: int = 4096
     """The most tokens of a reply from an OpenAI-compatible service when the response sets no limit (``inf``)."""
     base_url: str | None = None
@@ -70,7 +75,7 @@ class LLMSettings(_Section):
     vision: bool = False
     """The OpenAI-compatible model reads images (the video agent at ``/ws/video`` needs one)."""
     threads: int | None = None
-    """Local: the threads that decode (default: the cores the process may use, at most 8)."""
+    """Local and llama-server: the threads that decode (default: the cores the process may use, at most 8)."""
     yield_to_speech: bool = True
     """Local: decoding pauses while the first piece of a reply is synthesized (or a pause is transcribed), so
     that work has the cores to itself."""

@@ -37,6 +37,17 @@ def build_llm(settings: Settings) -> LLM:
             timeout=settings.server.stage_timeout,
             max_output_tokens=llm.max_output_tokens,
         )
+    if llm.provider == "llama-server":
+        from ..speech.llama_server import LlamaServerLLM
+
+        return LlamaServerLLM(
+            llm.model_path,
+            slots=llm.slots,
+            context_tokens=llm.context_tokens,
+            threads=llm.threads or min(cores(), 8),
+            timeout=settings.server.stage_timeout,
+            max_output_tokens=llm.max_output_tokens,
+        )
     from ..speech.llama_cpp_llm import LlamaCppLLM
 
     return LlamaCppLLM(
@@ -207,10 +218,11 @@ class Engine:
         )
 
     async def close(self) -> None:
-        """End every session, then close the store."""
+        """End every session, then close the store and the LLM."""
         for session in list(self.sessions.values()):
             await self.end_session(session)
         await self.store.close()
+        await self.llm.close()
         self.telemetry.shutdown()
 
     async def purge(self) -> int:

@@ -71,6 +71,9 @@ class LlamaCppLLM:
             self._loading = asyncio.ensure_future(asyncio.to_thread(self._load))
         await asyncio.shield(self._loading)
 
+    async def close(self) -> None:
+        """Nothing: the weights are freed when the process exits."""
+
     def _load(self) -> None:
         from llama_cpp import Llama
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter

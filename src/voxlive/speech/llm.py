@@ -98,3 +98,7 @@ class LLM(Protocol):
     async def load(self) -> None:
         """Load weights or check the service; called once before the first request."""
         ...
+
+    async def close(self) -> None:
+        """Release what ``load`` started (a process, connections); the LLM is not used after."""
+        ...

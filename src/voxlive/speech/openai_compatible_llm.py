@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from .llm import (
@@ -52,7 +52,15 @@ class OpenAICompatibleLLM:
     async def prefill(self, request: LLMRequest) -> None:
         """Nothing: the service keeps its own prompt cache."""
 
-    async def stream(self, request: LLMRequest) -> AsyncIterator[LLMEvent]:
+    async def close(self) -> None:
+        """Close the connections to the service."""
+        await self.client.close()
+
+    def extra_fields(self, request: LLMRequest) -> dict[str, Any] | None:
+        """Fields of the request beyond the OpenAI API's, for a service that takes its own: none here."""
+        return None
+
+    async def stream(self, request: LLMRequest) -> AsyncGenerator[LLMEvent, None]:
         """The reply's events; ``TimeoutError`` when the service is silent for ``timeout`` seconds, ``ValueError``
         when what it sends is no reply. A reply is cut after ``max_tokens`` (or ``max_output_tokens``) chunks."""
         tools = request.tools if request.tools and request.tool_choice != "none" else None
@@ -68,6 +76,7 @@ class OpenAICompatibleLLM:
                 temperature=request.temperature,
                 stream=True,
                 stream_options={"include_usage": True},
+                extra_body=self.extra_fields(request),
                 **options,
             )
         )
