@@ -27,21 +27,22 @@ STOPPING_POLL = 0.2
 
 
 class Gateway:
-    """One replica of the app; models load (and the stages answer) before it takes connections."""
+    """One replica of the app; models load (and the stages answer) before it takes connections. (``app`` is the
+    name of Serve's own property for the app it runs.)"""
 
     def __init__(
         self, settings: Settings, stt: DeploymentHandle[Any], llm: DeploymentHandle[Any], tts: DeploymentHandle[Any]
     ) -> None:
         engine = Engine(settings, llm=RemoteLLM(llm), stt=RemoteSTT(stt), tts=RemoteTTS(tts))
-        self.app = create_app(settings, engine)
+        self.server = create_app(settings, engine)
         self._watch: asyncio.Task[None] | None = None
 
     async def __serve_build_asgi_app__(self) -> Starlette:
         """The app Serve runs (its lifespan included), once the engine is loaded."""
-        engine: Engine = self.app.state.engine
+        engine: Engine = self.server.state.engine
         await engine.load()
-        self._watch = asyncio.create_task(drain_when_stopping(self.app))
-        return self.app
+        self._watch = asyncio.create_task(drain_when_stopping(self.server))
+        return self.server
 
 
 async def drain_when_stopping(app: Starlette) -> None:
