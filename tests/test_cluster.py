@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import signal
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -53,17 +54,33 @@ max_stage_replicas = 1
         running = start_server(tmp_path_factory.mktemp("cluster"), config, args=("--ray", address))
         ray.init(address=address, namespace="voxlive-tests", log_to_driver=False)
         try:
-            assert serve.status().applications["voxlive"].status == "RUNNING"
+            wait_running("voxlive")
             yield Deployed(running, address)
         finally:
             stop_server(running)
             ray.shutdown()
 
 
+def wait_running(app: str, timeout: float = 300) -> None:
+    """Wait until every replica of the application is up (Serve's proxy answers as soon as one gateway is)."""
+    deadline = time.monotonic() + timeout
+    while (status := serve.status().applications[app].status) != "RUNNING":
+        assert status == "DEPLOYING" and time.monotonic() < deadline, serve.status().applications[app]
+        time.sleep(0.5)
+
+
 def replicas(deployment: str) -> list[Any]:
     """The actors of a deployment's replicas."""
     names = [a["name"] for a in ray.util.list_named_actors(all_namespaces=True) if f"#{deployment}#" in a["name"]]
     return [ray.get_actor(name, namespace="serve") for name in names]
+
+
+def until_busy(replica: Any, timeout: float = 60) -> None:
+    """Wait until the replica has taken a call."""
+    deadline = time.monotonic() + timeout
+    while not ray.get(replica.get_num_ongoing_requests.remote()):
+        assert time.monotonic() < deadline, "the replica took no call"
+        time.sleep(0.05)
 
 
 def user_text(text: str) -> dict[str, Any]:
@@ -125,6 +142,32 @@ async def test_an_llm_replica_lost_mid_reply_fails_the_response_and_the_next_tur
         events = await text_turn(client, "Say hello.")
         assert events[-1]["response"]["status"] == "completed", events[-1]
         assert any(e["type"] == "response.text.delta" for e in events)
+
+
+async def test_an_llm_replica_lost_before_it_answered_is_asked_again_and_the_reply_completes(
+    deployed: Deployed,
+) -> None:
+    """A long prompt keeps the replica reading it when it is lost: it gave nothing yet, so the request goes to the
+    replica that replaces it."""
+    note = " ".join(f"Item {i} on the list is a {('red', 'blue', 'green')[i % 3]} box." for i in range(250))
+    async with websockets.connect(f"{deployed.server.ws}{VOICELIVE}") as ws:
+        client = Client(ws)
+        await client.until("conversation.created")
+        await client.send({"type": "session.update", "session": {"turn_detection": None}})
+        await client.until("session.updated")
+        question = f"{note} What colour is item 7? Answer in one word."
+        await client.send({"type": "conversation.item.create", "item": user_text(question)})
+        await client.send({"type": "response.create", "response": {"modalities": ["text"], "max_output_tokens": 10}})
+        events = await client.until("response.created")
+        [llm] = await asyncio.to_thread(replicas, "LLM")
+        await asyncio.to_thread(until_busy, llm)
+        await asyncio.to_thread(ray.kill, llm)
+        events += await client.until("response.done")
+        done = events[-1]["response"]
+        assert done["status"] in ("completed", "incomplete"), done
+        assert done["output"][0]["content"][0]["text"]
+        [replacement] = await asyncio.to_thread(replicas, "LLM")
+        assert replacement._actor_id != llm._actor_id
 
 
 async def test_a_conversation_resumes_on_the_other_gateway_when_its_own_is_lost(deployed: Deployed) -> None:
