@@ -50,9 +50,10 @@ def answering(url: str, process: subprocess.Popen[bytes], timeout: float = 180) 
 
 
 @contextlib.contextmanager
-def server(config: str = "", source: str | None = None) -> Iterator[str]:
-    """``voxlive serve`` on a free loopback port; yields its ``ws://`` base URL once healthy. ``source``: the
-    checkout whose ``src/`` to run instead of the installed package (an earlier version, measured in the same run)."""
+def server(config: str = "", source: str | None = None, args: tuple[str, ...] = ()) -> Iterator[str]:
+    """``voxlive serve`` (with more command-line ``args``) on a free loopback port; yields its ``ws://`` base URL
+    once healthy. ``source``: the checkout whose ``src/`` to run instead of the installed package (an earlier
+    version, measured in the same run)."""
     port = free_port()
     with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as file:
         file.write(config)
@@ -68,6 +69,7 @@ def server(config: str = "", source: str | None = None) -> Iterator[str]:
             file.name,
             "--log-level",
             "warning",
+            *args,
         ],
         stdout=subprocess.DEVNULL,
         env={**os.environ, "PYTHONPATH": str(Path(source) / "src")} if source else None,
