@@ -10,6 +10,8 @@ import contextlib
 import json
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -43,9 +45,10 @@ def answering(url: str, process: subprocess.Popen[bytes], timeout: float = 180) 
 
 
 @contextlib.contextmanager
-def server(config: str = "", source: str | None = None) -> Iterator[str]:
-    """``voxlive serve`` on a free loopback port; yields its ``ws://`` base URL once healthy. ``source``: the
-    checkout whose ``src/`` to run instead of the installed package (an earlier version, measured in the same run)."""
+def server(config: str = "", source: str | None = None, args: tuple[str, ...] = ()) -> Iterator[str]:
+    """``voxlive serve`` (with more command-line ``args``) on a free loopback port; yields its ``ws://`` base URL
+    once healthy. ``source``: the checkout whose ``src/`` to run instead of the installed package (an earlier
+    version, measured in the same run)."""
     port = free_port()
     with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as file:
         file.write(config)
@@ -61,6 +64,7 @@ def server(config: str = "", source: str | None = None) -> Iterator[str]:
             file.name,
             "--log-level",
             "warning",
+            *args,
         ],
         stdout=subprocess.DEVNULL,
         env={**os.environ, "PYTHONPATH": str(Path(source) / "src")} if source else None,
@@ -74,6 +78,54 @@ def server(config: str = "", source: str | None = None) -> Iterator[str]:
         process.terminate()
         process.wait(timeout=20)
         os.unlink(file.name)
+
+
+@contextlib.contextmanager
+def ray_cluster(workers: int = 1) -> Iterator[str]:
+    """A Ray cluster of its own on loopback (the ``ray`` extra): a head node and ``workers`` more, each a
+    ``ray start --block`` in a process group of its own, whose workers import the voxlive under test; yields the
+    head's address. Only these processes are stopped at the end (``ray stop`` would stop every Ray on the machine)."""
+    import voxlive
+
+    temp = Path(tempfile.mkdtemp(prefix="vxray-"))  # short: Ray's socket paths are kept under it
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(Path(voxlive.__file__).parents[1]), "RAY_USAGE_STATS_ENABLED": "0"}
+    common = [
+        "--node-ip-address",
+        "127.0.0.1",
+        "--disable-usage-stats",
+        "--block",
+        "--object-store-memory",
+        str(200 << 20),
+    ]
+    ray = str(Path(sys.executable).parent / "ray")
+    head = [ray, "start", "--head", "--port", str(port), "--include-dashboard=false", "--temp-dir", str(temp)]
+    nodes: list[subprocess.Popen[bytes]] = []
+    log = (temp / "nodes.log").open("wb")
+    try:
+        nodes.append(subprocess.Popen([*head, *common], env=env, stdout=log, stderr=log, start_new_session=True))
+        address = f"127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while not (temp / "ray_current_cluster").exists():
+            assert time.monotonic() < deadline and nodes[0].poll() is None, f"the Ray head did not start: {temp}"
+            time.sleep(0.2)
+        for _ in range(workers):
+            worker = [ray, "start", "--address", address, *common]
+            nodes.append(subprocess.Popen(worker, env=env, stdout=log, stderr=log, start_new_session=True))
+        yield address
+    finally:
+        for node in reversed(nodes):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(node.pid, signal.SIGTERM)
+        for node in reversed(nodes):
+            try:
+                node.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                node.kill()
+            with contextlib.suppress(ProcessLookupError):  # what the node started, in its process group
+                os.killpg(node.pid, signal.SIGKILL)
+        log.close()
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 def espeak_wav(text: str, voice: str = "en-us", words_per_minute: int = 150) -> tuple[np.ndarray, int]:

@@ -26,7 +26,7 @@ command -v "$PYTHON" >/dev/null || PYTHON=python3
 stamp=.venv/.voxlive-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/pip install --quiet --upgrade pip
-  .venv/bin/pip install --quiet -e '.[dev]'
+  .venv/bin/pip install --quiet -e '.[dev,ray]'
   touch "$stamp"
 fi
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -81,15 +82,15 @@ class Server:
         return f"ws://127.0.0.1:{self.port}"
 
 
-def start_server(tmp: Path, config: str = "", port: int | None = None) -> Server:
-    """``voxlive serve`` with ``config`` on ``port`` (a free one by default), once healthy; only in a test marked
-    ``models``, since it loads them."""
+def start_server(tmp: Path, config: str = "", port: int | None = None, args: tuple[str, ...] = ()) -> Server:
+    """``voxlive serve`` with ``config`` (and more command-line ``args``) on ``port`` (a free one by default), once
+    healthy; only in a test marked ``models``, since it loads them."""
     assert _models_allowed, "this test starts voxlive serve, which loads the models: mark it @pytest.mark.models"
     port = port or free_port()
     (tmp / "voxlive.toml").write_text(config)
     log = (tmp / "server.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "voxlive", "serve", "--port", str(port), "--config", str(tmp / "voxlive.toml")],
+        [sys.executable, "-m", "voxlive", "serve", "--port", str(port), "--config", str(tmp / "voxlive.toml"), *args],
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -227,3 +228,52 @@ async def stream_pcm(send, audio, rate: int = 24_000, chunk_ms: int = 100, speed
             }
         )
         await asyncio.sleep(chunk_ms / 1000 / speed)
+
+
+# --- a shared store --------------------------------------------------------------------------------
+
+
+def _postgres_bin() -> Path:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    assert found, "Postgres is not installed (scripts/setup.sh installs it)"
+    return found[-1].parent
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[str]:
+    """A real Postgres on loopback, in a fresh cluster of its own; yields its URL."""
+    root = Path(tempfile.mkdtemp(prefix="voxlive-postgres-"))  # where the postgres user can reach it
+    data, port = root / "data", free_port()
+    as_postgres: list[str] = []
+    if os.geteuid() == 0:  # Postgres refuses to run as root
+        shutil.chown(root, "postgres")
+        as_postgres = ["runuser", "-u", "postgres", "--"]
+    binaries = _postgres_bin()
+    subprocess.run([*as_postgres, str(binaries / "initdb"), "-D", str(data), "-U", "voxlive", "-A", "trust"],
+                   check=True, capture_output=True)  # fmt: skip
+    process = subprocess.Popen(
+        [
+            *as_postgres,
+            str(binaries / "postgres"),
+            "-D",
+            str(data),
+            "-p",
+            str(port),
+            "-h",
+            "127.0.0.1",
+            "-k",
+            str(root),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"postgresql://voxlive@127.0.0.1:{port}/postgres"
+    deadline = time.monotonic() + 30
+    while subprocess.run([str(binaries / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)],
+                         capture_output=True).returncode:  # fmt: skip
+        assert time.monotonic() < deadline and process.poll() is None, "Postgres did not start"
+        time.sleep(0.2)
+    yield url
+    subprocess.run([*as_postgres, str(binaries / "pg_ctl"), "-D", str(data), "stop", "-m", "fast"], check=True)
+    process.wait(timeout=30)
+    shutil.rmtree(root, ignore_errors=True)

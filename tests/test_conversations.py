@@ -5,15 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import shutil
 import signal
-import subprocess
-import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -211,54 +207,6 @@ def _b64(data: bytes) -> str:
 
 
 # --- the stores themselves -------------------------------------------------------------------------
-
-
-def _postgres_bin() -> Path:
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    assert found, "Postgres is not installed (scripts/setup.sh installs it)"
-    return found[-1].parent
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[str]:
-    """A real Postgres on loopback, in a fresh cluster of its own; yields its URL."""
-    from conftest import free_port
-
-    root = Path(tempfile.mkdtemp(prefix="voxlive-postgres-"))  # where the postgres user can reach it
-    data, port = root / "data", free_port()
-    as_postgres: list[str] = []
-    if os.geteuid() == 0:  # Postgres refuses to run as root
-        shutil.chown(root, "postgres")
-        as_postgres = ["runuser", "-u", "postgres", "--"]
-    binaries = _postgres_bin()
-    subprocess.run([*as_postgres, str(binaries / "initdb"), "-D", str(data), "-U", "voxlive", "-A", "trust"],
-                   check=True, capture_output=True)  # fmt: skip
-    process = subprocess.Popen(
-        [
-            *as_postgres,
-            str(binaries / "postgres"),
-            "-D",
-            str(data),
-            "-p",
-            str(port),
-            "-h",
-            "127.0.0.1",
-            "-k",
-            str(root),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"postgresql://voxlive@127.0.0.1:{port}/postgres"
-    deadline = time.monotonic() + 30
-    while subprocess.run([str(binaries / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)],
-                         capture_output=True).returncode:  # fmt: skip
-        assert time.monotonic() < deadline and process.poll() is None, "Postgres did not start"
-        time.sleep(0.2)
-    yield url
-    subprocess.run([*as_postgres, str(binaries / "pg_ctl"), "-D", str(data), "stop", "-m", "fast"], check=True)
-    process.wait(timeout=30)
-    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -11,6 +11,9 @@ from pathlib import Path
 from .config import Settings
 from .speech.voices import DEFAULT_VOICE
 
+LOCAL_RAY = "local"
+"""``--ray`` without an address: the Ray cluster running on this machine, or a new one."""
+
 
 def _serve(args: argparse.Namespace) -> int:
     from .server.serve import serve
@@ -35,6 +38,11 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"  Web page:        http://{shown}:{port}/", flush=True)
     print(f"  VoiceLive:       ws://{shown}:{port}/voice-live/realtime", flush=True)
     print(f"  OpenAI Realtime: ws://{shown}:{port}/v1/realtime", flush=True)
+    if args.ray is not None:
+        from .cluster.run import serve_on_ray
+
+        serve_on_ray(settings, None if args.ray == LOCAL_RAY else args.ray)
+        return 0
     serve(settings, args.log_level)
     return 0
 
@@ -148,6 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", help="a TOML settings file ([server], [llm], [session])")
     serve.add_argument("--api-key", action="append", help="require this API key (repeatable)")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--ray",
+        nargs="?",
+        const=LOCAL_RAY,
+        metavar="ADDRESS",
+        help="serve on a Ray cluster (the ray extra): the one at ADDRESS, else the one running here or a new one",
+    )
     serve.set_defaults(run=_serve)
     talk = commands.add_parser(
         "talk",

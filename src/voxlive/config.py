@@ -179,6 +179,15 @@ class StoreSettings(_Section):
     """Keep a recording of each turn, both sides (``GET /conversations/{id}/items/{item_id}/audio``)."""
 
 
+class ClusterSettings(_Section):
+    """How ``voxlive serve --ray`` lays the server out on a Ray cluster (``voxlive.cluster``)."""
+
+    gateway_replicas: int = 2
+    """Replicas of the ``Gateway`` deployment: the sockets, sessions, VAD and turn model."""
+    max_stage_replicas: int = 2
+    """Each of the ``STT``, ``LLM`` and ``TTS`` deployments scales from one replica up to this many."""
+
+
 class SessionDefaults(_Section):
     model: str = "voxlive-local"
     instructions: str = (
@@ -201,6 +210,7 @@ class Settings(_Section):
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     mcp: MCPSettings = Field(default_factory=MCPSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings)
 
     @classmethod
     def load(cls, path: str | Path | None) -> Settings:

@@ -1,0 +1,63 @@
+"""The ``STT``, ``LLM`` and ``TTS`` deployments: each replica loads the stage the settings ask for (the engine's
+own ``build_stt``, ``build_llm``, ``build_tts``) before it takes calls, and serves every gateway."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import numpy as np
+
+from ..config import Settings
+from ..realtime.engine import build_llm, build_stt, build_tts
+from ..speech.llm import LLMEvent, LLMRequest
+from ..speech.prosody import NORMAL, Prosody
+from ..speech.stt import Transcript
+from ..speech.tts import Speech
+
+
+class STTStage:
+    """Speech to text."""
+
+    async def __init__(self, settings: Settings) -> None:  # type: ignore[misc]  # Serve awaits the constructor
+        self.stt = build_stt(settings)
+        await self.stt.load()
+
+    async def transcribe(
+        self, audio: np.ndarray, *, language: str | None = None, prompt: str | None = None, urgent: bool = False
+    ) -> Transcript:
+        return await self.stt.transcribe(audio, language=language, prompt=prompt, urgent=urgent)
+
+
+class LLMStage:
+    """The language model, streamed."""
+
+    async def __init__(self, settings: Settings) -> None:  # type: ignore[misc]  # Serve awaits the constructor
+        self.llm = build_llm(settings)
+        await self.llm.load()
+
+    def vision(self) -> bool:
+        return self.llm.vision
+
+    async def stream(self, request: LLMRequest) -> AsyncIterator[LLMEvent]:
+        async for event in self.llm.stream(request):
+            yield event
+
+    async def prefill(self, request: LLMRequest) -> None:
+        await self.llm.prefill(request)
+
+
+class TTSStage:
+    """Text to speech."""
+
+    async def __init__(self, settings: Settings) -> None:  # type: ignore[misc]  # Serve awaits the constructor
+        self.tts = build_tts(settings)
+        await self.tts.load()
+
+    def voice_names(self) -> list[str]:
+        return self.tts.voice_names()
+
+    def voice_language(self, voice: str) -> str | None:
+        return self.tts.voice_language(voice)
+
+    async def synthesize(self, text: str, voice: str, prosody: Prosody = NORMAL, urgent: bool = False) -> Speech:
+        return await self.tts.synthesize(text, voice, prosody, urgent=urgent)
