@@ -102,6 +102,9 @@ class RemoteLLM:
             finally:
                 responses.cancel()  # type: ignore[no-untyped-call]  # a finished call is not affected
 
+    async def close(self) -> None:
+        """The deployment owns the model: nothing to close here."""
+
     async def prefill(self, request: LLMRequest) -> None:
         """Best effort: a lost replica has nothing to read ahead for."""
         try:

@@ -45,6 +45,10 @@ class LLMStage:
     async def prefill(self, request: LLMRequest) -> None:
         await self.llm.prefill(request)
 
+    async def __del__(self) -> None:
+        """Serve awaits this when the replica stops: a model in its own process (llama-server) stops with it."""
+        await self.llm.close()
+
 
 class TTSStage:
     """Text to speech."""
