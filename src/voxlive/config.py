@@ -78,7 +78,7 @@ class LLMSettings(_Section):
     """Local and llama-server: the threads that decode (default: the cores the process may use, at most 8)."""
     yield_to_speech: bool = True
     """Local: decoding pauses while the first piece of a reply is synthesized (or a pause is transcribed), so
-    that work has the cores to itself."""
+    that work has the cores to itself; llama-server: it runs at a lower CPU priority than voxlive (nice 10)."""
     read_ahead: bool = True
     """Local: the prompt of the next reply is read into the KV cache before it is asked (after each reply, and
     from partial transcripts while the user speaks), so the first token comes sooner."""

@@ -47,6 +47,7 @@ def build_llm(settings: Settings) -> LLM:
             threads=llm.threads or min(cores(), 8),
             timeout=settings.server.stage_timeout,
             max_output_tokens=llm.max_output_tokens,
+            yield_to_speech=llm.yield_to_speech,
         )
     from ..speech.llama_cpp_llm import LlamaCppLLM
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import functools
 import logging
+import os
 import shutil
 import signal
 import socket
@@ -39,6 +41,9 @@ started, and is back to ``FIRST_RETRY`` once it ran for ``STEADY``."""
 STEADY = 60.0
 STOP_TIMEOUT = 10.0
 """Seconds llama-server has to exit after SIGTERM; then it is killed."""
+NICENESS = 10
+"""How far below voxlive's CPU priority llama-server runs when it yields to speech (a tenth of voxlive's share of
+a busy core, by the kernel's weights)."""
 LOG_TAIL = 4000
 """Characters of llama-server's last output kept, to say why it exited."""
 
@@ -61,18 +66,22 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _die_with_parent() -> None:
-    """In the child before it runs llama-server: it gets SIGTERM when voxlive ends, even if voxlive is killed."""
+def _child(niceness: int) -> None:
+    """In the child before it runs llama-server: it gets SIGTERM when voxlive ends, even if voxlive is killed, and
+    runs ``niceness`` steps below voxlive's CPU priority."""
     ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    os.nice(niceness)
 
 
 class LlamaServer:
     """A ``llama-server`` process kept running: ``start`` starts it and waits until it is ready, a server that exits
-    is started again (after a pause that grows while it keeps exiting), and ``stop`` ends it."""
+        is started again (after a pause that grows while it keeps exiting), and ``stop`` ends it. ``niceness``: how far
+    below this process's CPU priority it runs."""
 
-    def __init__(self, command: list[str], health_url: str) -> None:
+    def __init__(self, command: list[str], health_url: str, niceness: int = 0) -> None:
         self.command = command
         self.health_url = health_url
+        self.niceness = niceness
         self.process: asyncio.subprocess.Process | None = None
         self.running = False
         """The server is up and its model loaded."""
@@ -133,7 +142,7 @@ class LlamaServer:
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            preexec_fn=functools.partial(_child, self.niceness) if sys.platform == "linux" else None,
         )
         self._output = ""
         return process, asyncio.create_task(self._read_output(process))
@@ -167,7 +176,9 @@ class LlamaServerLLM(OpenAICompatibleLLM):
     server to keep its prompt cached (``cache_prompt``), and llama-server gives a request the slot whose cached
     prompt it extends the most. While the server is being restarted, a reply fails with ``ConnectionError``.
     ``prefill`` does nothing: the slot already holds the conversation up to the end of its last reply, and a read
-    ahead of the user's few new words would take a slot of its own.
+    ahead of the user's few new words would take a slot of its own. With ``yield_to_speech`` the server runs at a
+    lower CPU priority than voxlive (nice 10), so the speech a user waits for (a reply's first piece, a transcript)
+    gets the cores first, as the in-process model pauses for it.
     """
 
     def __init__(
@@ -179,6 +190,7 @@ class LlamaServerLLM(OpenAICompatibleLLM):
         threads: int = 1,
         timeout: float = STAGE_TIMEOUT,
         max_output_tokens: int = 4096,
+        yield_to_speech: bool = True,
     ) -> None:
         self.port = free_port()
         super().__init__(
@@ -192,6 +204,7 @@ class LlamaServerLLM(OpenAICompatibleLLM):
         self.slots = slots
         self.context_tokens = context_tokens
         self.threads = threads
+        self.niceness = NICENESS if yield_to_speech else 0
         self.server: LlamaServer | None = None
 
     def command(self, model: Path) -> list[str]:
@@ -210,7 +223,7 @@ class LlamaServerLLM(OpenAICompatibleLLM):
         """Start llama-server (once) and wait until its model is loaded."""
         if self.server is None:
             model = self.model_path if self.model_path else await asyncio.to_thread(llm_model_path)
-            self.server = LlamaServer(self.command(model), f"http://127.0.0.1:{self.port}/health")
+            self.server = LlamaServer(self.command(model), f"http://127.0.0.1:{self.port}/health", self.niceness)
         await self.server.start()
 
     def extra_fields(self, request: LLMRequest) -> dict[str, Any]:
