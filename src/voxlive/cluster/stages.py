@@ -3,12 +3,14 @@ own ``build_stt``, ``build_llm``, ``build_tts``) before it takes calls, and serv
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 
 import numpy as np
 
 from ..config import Settings
 from ..realtime.engine import build_llm, build_stt, build_tts
+from ..speech.llama_server import NICENESS
 from ..speech.llm import LLMEvent, LLMRequest
 from ..speech.prosody import NORMAL, Prosody
 from ..speech.stt import Transcript
@@ -29,9 +31,13 @@ class STTStage:
 
 
 class LLMStage:
-    """The language model, streamed."""
+    """The language model, streamed. The in-process model cannot pause for the speech stages of other replicas as
+    it does in one process: with ``[llm] yield_to_speech`` its replica runs at a lower CPU priority instead (as
+    llama-server does), so the speech a user waits for gets the node's cores first."""
 
     async def __init__(self, settings: Settings) -> None:  # type: ignore[misc]  # Serve awaits the constructor
+        if settings.llm.provider == "local" and settings.llm.yield_to_speech:
+            os.nice(NICENESS)
         self.llm = build_llm(settings)
         await self.llm.load()
 
