@@ -24,6 +24,7 @@ from .assets import moonshine_dir
 from .audio import STAGE_RATE
 from .cpu import PRIORITY
 from .offload import run_in_slot
+from .scheduling import Slots
 from .stt import TranscribedWord, Transcript
 from .vad import FRAME_SAMPLES, SileroVAD
 
@@ -74,7 +75,7 @@ class MoonshineSTT:
         self.model_dir = Path(model_dir) if model_dir else None
         self.beam = beam
         self.threads = threads
-        self._slots = asyncio.Semaphore(max_concurrency)
+        self.slots = Slots(max_concurrency)
         self._loading: asyncio.Future[None] | None = None
         self._encoder: Any = None
         self._decoder: Any = None
@@ -110,9 +111,7 @@ class MoonshineSTT:
     ) -> Transcript:
         """``language`` must be English (or unset); Moonshine takes no prompt."""
         await self.load()
-        return await run_in_slot(
-            self._slots, self._transcribe_all, np.asarray(audio, np.float32), urgent, urgent=urgent
-        )
+        return await run_in_slot(self.slots, self._transcribe_all, np.asarray(audio, np.float32), urgent, urgent=urgent)
 
     def _transcribe_all(self, audio: np.ndarray, urgent: bool) -> Transcript:
         words: list[TranscribedWord] = []

@@ -7,18 +7,19 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from .cpu import PRIORITY
+from .scheduling import Slots
 
 T = TypeVar("T")
 
 
-async def run_in_slot(slots: asyncio.Semaphore, function: Callable[..., T], *args: Any, urgent: bool = False) -> T:
-    """Run ``function(*args)`` in a worker thread once one of ``slots`` is free; ``urgent`` work (what the user
-    is waiting for now) makes deferrable work wait while it runs (``cpu.PRIORITY``).
+async def run_in_slot(slots: Slots, function: Callable[..., T], *args: Any, urgent: bool = False) -> T:
+    """Run ``function(*args)`` in a worker thread once ``slots`` gives it a slot; ``urgent`` work (what the user
+    is waiting for now) is served first, and makes deferrable work wait while it runs (``cpu.PRIORITY``).
 
     Cancelled while waiting, it never runs; cancelled while running, it still holds its slot until the
     thread ends (a thread cannot be stopped), so the bound holds and work does not pile up behind it.
     """
-    async with slots:
+    async with slots.slot(urgent):
         work = asyncio.ensure_future(asyncio.to_thread(_run, function, args, urgent))
         try:
             return await asyncio.shield(work)

@@ -15,6 +15,7 @@ from .assets import whisper_model_dir
 from .audio import STAGE_RATE, to_int16
 from .offload import run_in_slot
 from .remote import STAGE_TIMEOUT, Deadline, openai_client
+from .scheduling import Slots
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +69,7 @@ class WhisperSTT:
         self.trim = trim
         self.threads = threads or os.cpu_count() or 1
         self._model: Any = None
-        self._slots = asyncio.Semaphore(max_concurrency)
+        self.slots = Slots(max_concurrency)
         self._loading: asyncio.Future[None] | None = None
 
     @property
@@ -90,7 +91,7 @@ class WhisperSTT:
         self, audio: np.ndarray, *, language: str | None = None, prompt: str | None = None, urgent: bool = False
     ) -> Transcript:
         await self.load()
-        return await run_in_slot(self._slots, self._transcribe, audio, language, prompt, urgent=urgent)
+        return await run_in_slot(self.slots, self._transcribe, audio, language, prompt, urgent=urgent)
 
     def _transcribe(self, audio: np.ndarray, language: str | None, prompt: str | None) -> Transcript:
         if not self.multilingual:
