@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import pytest
 
+from voxlive.realtime.load import Load, LoadReport
+from voxlive.speech.llm import LLMEvent, LLMRequest, TextDelta
 from voxlive.speech.occupancy import Occupancy
 from voxlive.speech.scheduling import SESSION, Slots
 
@@ -145,3 +148,69 @@ def test_sessions_that_asked_in_the_window_are_the_ones_conversing() -> None:
     assert slots.recent.since(clock.now - 10) == {"B"}
     asyncio.run(ask("A"))
     assert slots.recent.since(clock.now - 10) == {"A", "B"}
+
+
+class Words:
+    """An LLM that writes a few words, a second of the test's clock each."""
+
+    vision = False
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+
+    async def stream(self, request: LLMRequest) -> AsyncIterator[LLMEvent]:
+        for word in ("One ", "two ", "three."):
+            self.clock.now += 1
+            yield TextDelta(word)
+
+    async def prefill(self, request: LLMRequest) -> None:
+        return None
+
+    async def load(self) -> None:
+        return None
+
+
+async def test_the_load_is_the_busiest_stage_and_the_server_is_full_at_max_load() -> None:
+    clock = Clock()
+    load = Load(max_load=0.5, window=10, clock=clock)
+    tts, stt = Slots(1, clock=clock), Slots(2, clock=clock)
+    load.watch("tts", tts)
+    load.watch("stt", stt)
+    SESSION.set("A")
+    await tts.acquire()
+    clock.now += 4
+    report = load.report()
+    assert report == LoadReport(0.4, {"tts": 0.4, "stt": 0.0}, 1) and not load.full(report)
+    await stt.acquire(session="B")
+    clock.now += 2
+    report = load.report()
+    assert report == LoadReport(0.6, {"tts": 0.6, "stt": 0.1}, 2) and load.full(report)
+    tts.release()
+    stt.release()
+    clock.now += 5  # A asked 11 s ago, B 7 s ago
+    report = load.report()
+    assert report == LoadReport(0.5, {"tts": 0.5, "stt": 0.1}, 1) and load.full(report)
+    clock.now += 5
+    report = load.report()
+    assert report == LoadReport(0.0, {"tts": 0.0, "stt": 0.0}, 0) and not load.full(report)
+
+
+async def test_a_metered_llm_counts_its_replies_while_they_are_written() -> None:
+    clock = Clock()
+    load = Load(max_load=0.9, window=10, clock=clock)
+    llm = load.metered(Words(clock))
+    SESSION.set("C")
+    words = [event async for event in llm.stream(LLMRequest(messages=[]))]
+    assert words == [TextDelta("One "), TextDelta("two "), TextDelta("three.")]
+    clock.now += 1
+    assert load.report() == LoadReport(0.3, {"llm": 0.3}, 1)
+
+
+async def test_work_for_no_session_loads_the_stage_but_is_no_conversation() -> None:
+    clock = Clock()
+    load = Load(window=10, clock=clock)
+    tts = Slots(1, clock=clock)
+    load.watch("tts", tts)
+    await tts.acquire(session="")
+    clock.now += 10
+    assert load.report() == LoadReport(1.0, {"tts": 1.0}, 0)

@@ -34,7 +34,8 @@ class Load:
         self._recent: list[RecentSessions] = []
 
     def watch(self, name: str, slots: Slots) -> None:
-        """Count the work of a stage's slots as the stage ``name``."""
+        """Count the work of a stage's slots as the stage ``name`` (over this load's window)."""
+        slots.occupancy.window = self.window
         self._stages[name] = slots.occupancy
         self._recent.append(slots.recent)
 
