@@ -20,7 +20,7 @@ async def run_in_slot(slots: Slots, function: Callable[..., T], *args: Any, urge
     thread ends (a thread cannot be stopped), so the bound holds and work does not pile up behind it.
     """
     async with slots.slot(urgent):
-        work = asyncio.ensure_future(asyncio.to_thread(_run, function, args, urgent))
+        work = asyncio.ensure_future(asyncio.to_thread(call, function, args, urgent))
         try:
             return await asyncio.shield(work)
         except asyncio.CancelledError:
@@ -28,7 +28,8 @@ async def run_in_slot(slots: Slots, function: Callable[..., T], *args: Any, urge
             raise
 
 
-def _run(function: Callable[..., T], args: tuple[Any, ...], urgent: bool) -> T:
+def call(function: Callable[..., T], args: tuple[Any, ...], urgent: bool) -> T:
+    """``function(*args)``, marked urgent (``cpu.PRIORITY``) when it is."""
     if not urgent:
         return function(*args)
     with PRIORITY.urgent():
