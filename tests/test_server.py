@@ -322,15 +322,6 @@ def test_health_is_503_until_the_models_are_loaded() -> None:
             time.sleep(0.05)
 
 
-def _speak(server: Server, text: str) -> int:
-    body = json.dumps({"model": "tts-1", "input": text, "voice": "alloy"}).encode()
-    request = urllib.request.Request(
-        f"{server.http}/v1/audio/speech", body, {"Content-Type": "application/json"}, method="POST"
-    )
-    with urllib.request.urlopen(request, timeout=60) as answer:
-        return len(answer.read())
-
-
 async def until_health(server: Server, status: str, timeout: float = 60) -> dict:
     """/health's answer once its status is ``status`` (the load over the window moves on its own)."""
     deadline = time.monotonic() + timeout
@@ -346,7 +337,7 @@ async def until_health(server: Server, status: str, timeout: float = 60) -> dict
 async def test_a_server_at_its_load_says_full_and_refuses_new_sessions_until_the_load_falls(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    """With a low ``max_load``, speech being synthesized fills the server: /health answers 503 ``full``, a new
+    """With a low ``max_load``, one session's reply fills the server: /health answers 503 ``full``, a new
     session is told so in an error event and closed with 1013, the admission probe says the same; the open
     session goes on; once the window has passed without work, the server is ready again."""
     server = start_server(tmp_path_factory.mktemp("full"), "[server]\nmax_load = 0.05\nload_window_seconds = 3\n")
@@ -355,10 +346,13 @@ async def test_a_server_at_its_load_says_full_and_refuses_new_sessions_until_the
         async with websockets.connect(url) as open_before:
             client = Client(open_before)
             await client.until("conversation.created")
-            assert await asyncio.to_thread(_speak, server, "The server is busy speaking this sentence. " * 4) > 0
+            item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Say hello."}]}
+            await client.send({"type": "conversation.item.create", "item": item})
+            await client.send({"type": "response.create"})
+            await client.until("response.done")
             health = await until_health(server, "full")
-            assert health["stages"]["tts"] >= 0.05 and health["load"] == max(health["stages"].values())
-            assert health["sessions"] == 1
+            assert health["load"] == max(health["stages"].values()) >= 0.05 and health["stages"]["llm"] > 0
+            assert health["sessions"] == 1 and health["conversing"] == 1
             async with websockets.connect(url) as refused:
                 error = json.loads(await refused.recv())
                 assert error["type"] == "error" and error["error"]["code"] == "server_full"
