@@ -48,8 +48,8 @@ class STT(Protocol):
     ) -> Transcript: ...
 
 
-BATCHED_SECONDS = 30
-"""The longest turn transcribed in a batch (Whisper's window); a longer one is transcribed alone."""
+BATCHED_SECONDS = (0.1, 30)
+"""The shortest and longest turn transcribed in a batch (the longest: Whisper's window); others run alone."""
 NO_SPEECH, LOW_LOGPROB = 0.6, -1.0
 """A segment of a batch is dropped as silence when Whisper thinks it holds no speech this surely and its words
 are this unlikely (faster-whisper's thresholds when it transcribes one turn)."""
@@ -69,7 +69,7 @@ class WhisperSTT:
     silence out before decoding. ``max_concurrency`` bounds the transcriptions running at once; the turns that
     arrive meanwhile wait, and the next run transcribes those with the same language and prompt as one batch
     (up to ``max_batch``, each turn in its own row; ``batches.sizes`` counts them). A turn that finds the model
-    idle runs at once, alone, as does one longer than ``BATCHED_SECONDS`` or of a language still to detect.
+    idle runs at once, alone, as does one outside ``BATCHED_SECONDS`` or of a language still to detect.
     """
 
     def __init__(
@@ -116,7 +116,8 @@ class WhisperSTT:
         await self.load()
         audio = np.asarray(audio, np.float32)
         language = self._language(language)
-        if self.trim or language is None or len(audio) > BATCHED_SECONDS * STAGE_RATE:
+        shortest, longest = BATCHED_SECONDS
+        if self.trim or language is None or not shortest * STAGE_RATE <= len(audio) <= longest * STAGE_RATE:
             return await run_in_slot(self.slots, self._transcribe, audio, language, prompt, urgent=urgent)
         return await self.batches.submit(_Turn(audio, language, prompt or None), (language, prompt or None), urgent)
 
@@ -127,7 +128,7 @@ class WhisperSTT:
         return language.split(",")[0].split("-")[0].lower() if language else None
 
     def _transcribe_batch(self, turns: list[_Turn]) -> list[Transcript]:
-        """Turns of one language and prompt, each at most ``BATCHED_SECONDS``: one alone as ``_transcribe`` does
+        """Turns of one language and prompt, each within ``BATCHED_SECONDS``: one alone as ``_transcribe`` does
         it, several as one batch of Whisper windows (one turn each)."""
         if len(turns) == 1:
             return [self._transcribe(turns[0].audio, turns[0].language, turns[0].prompt)]
@@ -142,14 +143,13 @@ class WhisperSTT:
             clip_timestamps=clips,
             batch_size=len(turns),
         )
-        fps = self._model.frames_per_second
-        row = {int(clip["start"] * fps): index for index, clip in enumerate(clips)}
+        frames = starts[:-1] * self._model.frames_per_second // STAGE_RATE
         parts: list[list[str]] = [[] for _ in turns]
         words: list[list[TranscribedWord]] = [[] for _ in turns]
         for segment in segments:
             if segment.no_speech_prob > NO_SPEECH and segment.avg_logprob < LOW_LOGPROB:
                 continue
-            index = row[segment.seek]
+            index = int(np.abs(frames - segment.seek).argmin())  # the turn whose window the segment is of
             offset = clips[index]["start"]
             parts[index].append(segment.text)
             words[index] += [
