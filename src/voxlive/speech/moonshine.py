@@ -7,8 +7,9 @@ word errors than one, for ~40 % more time); each word's probability is the produ
 The model gives no word timings. It tends to stop at a long pause, and to end without punctuation when the
 audio ends right after the last word: so the pauses inside the speech are shortened (Silero VAD finds them)
 and silence is added at the end; audio without speech gives no words. Turns are not transcribed in batches:
-the exported graphs mix the rows of a batch (a turn's scores change with the other turns beside it), so each
-turn runs alone, the beams of its search being the rows.
+the exported decoder ignores its mask over the encoder's frames (a turn padded to a longer one's length is
+heard differently) and a turn's scores change with the other turns beside it, so each turn runs alone, the
+beams of its search being the rows of its batch.
 """
 
 from __future__ import annotations
