@@ -68,9 +68,16 @@ class MeteredLLM:
 
     def __init__(self, llm: LLM, occupancy: Occupancy, recent: RecentSessions) -> None:
         self.llm = llm
-        self.vision = llm.vision
         self.occupancy = occupancy
         self.recent = recent
+
+    @property
+    def vision(self) -> bool:
+        return self.llm.vision
+
+    @vision.setter
+    def vision(self, value: bool) -> None:
+        self.llm.vision = value
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[LLMEvent]:
         self.recent.note(SESSION.get())
