@@ -81,6 +81,20 @@ async def test_a_waiter_cancelled_takes_no_slot_and_the_next_is_served() -> None
     assert slots.running == 0 and slots.occupancy.level == 0
 
 
+async def test_a_waiter_cancelled_just_before_a_release_is_passed_over() -> None:
+    slots = Slots(1)
+    await slots.acquire(session="A")
+    cancelled = asyncio.create_task(slots.acquire(session="B"))
+    waiting = asyncio.create_task(slots.acquire(session="C"))
+    await asyncio.sleep(0)
+    cancelled.cancel()  # B's task has not run its handler yet when the slot is released
+    slots.release()
+    await asyncio.wait_for(waiting, 5)
+    assert cancelled.cancelled() and slots.running == 1 and slots.waiting == 0
+    slots.release()
+    assert slots.running == 0 and slots.occupancy.level == 0
+
+
 async def test_work_within_capacity_does_not_wait() -> None:
     slots = Slots(2)
     await slots.acquire(session="A")

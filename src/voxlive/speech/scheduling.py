@@ -80,7 +80,8 @@ class Slots:
             if waiter.granted.done() and not waiter.granted.cancelled():
                 self.release()  # granted just as it was cancelled: the slot goes to the next
             else:
-                self._waiters.remove(waiter)
+                if waiter in self._waiters:  # a release may have passed it over already
+                    self._waiters.remove(waiter)
                 self.occupancy.change(-1)
             raise
 
@@ -91,6 +92,8 @@ class Slots:
         while self._waiters and self.running < self.capacity:
             waiter = min(self._waiters, key=self._rank)
             self._waiters.remove(waiter)
+            if waiter.granted.cancelled():  # its task is being cancelled, and will not take it
+                continue
             self._grant(waiter.session)
             waiter.granted.set_result(None)
 
