@@ -183,6 +183,9 @@ class Words:
     async def load(self) -> None:
         return None
 
+    async def close(self) -> None:
+        return None
+
 
 async def test_the_load_is_the_busiest_stage_and_the_server_is_full_at_max_load() -> None:
     clock = Clock()

@@ -118,8 +118,10 @@ class Engine:
         self.settings = settings
         self.stage_load = Load(settings.server.max_load, settings.server.load_window_seconds)
         """How busy the stages are, for admission, ``/health`` and ``/metrics``."""
-        llm = llm or build_llm(settings)
-        self.llm = self.stage_load.metered(llm) if settings.llm.provider == "local" else llm
+        if llm is None and settings.llm.provider != "openai":  # a model on this machine: its load is the server's
+            slots = settings.llm.slots if settings.llm.provider == "llama-server" else 1
+            llm = self.stage_load.metered(build_llm(settings), slots)
+        self.llm = llm or build_llm(settings)
         self.stt = stt or build_stt(settings)
         self.tts = tts or build_tts(settings)
         self.stage_load.watch_stage("stt", self.stt)

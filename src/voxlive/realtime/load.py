@@ -23,7 +23,7 @@ class LoadReport:
 
 
 class Load:
-    """The recent load of the stages this process runs: the local STT and TTS (through their ``Slots``) and
+    """The recent load of the stages this machine runs: the local STT and TTS (through their ``Slots``) and
     the LLM (through ``metered``); a remote stage's load is its service's own."""
 
     def __init__(self, max_load: float = 0.9, window: float = WINDOW_SECONDS, clock: Clock = time.monotonic) -> None:
@@ -93,3 +93,6 @@ class MeteredLLM:
 
     async def load(self) -> None:
         await self.llm.load()
+
+    async def close(self) -> None:
+        await self.llm.close()
