@@ -226,7 +226,8 @@ def toml_value(value: Any) -> str:
 
 def server_config(store: Path, sessions: int, extra: str) -> str:
     """The soak's configuration (its own store, room for every session), with ``extra`` merged over it."""
-    config = merge({"server": {"max_sessions": sessions}, "store": {"path": str(store)}}, tomllib.loads(extra))
+    server = {"max_sessions": sessions, "max_load": 2.0}  # every session admitted, whatever the load
+    config = merge({"server": server, "store": {"path": str(store)}}, tomllib.loads(extra))
     return "".join(
         f"[{section}]\n" + "".join(f"{json.dumps(k)} = {toml_value(v)}\n" for k, v in table.items())
         for section, table in config.items()
@@ -294,7 +295,7 @@ def wait_healthy(server: Server, timeout: float = 300) -> None:
             raise RuntimeError(f"the server exited with {server.process.returncode}: see {server.workdir}/server.log")
         with contextlib.suppress(OSError, ValueError):
             state = server.health()
-            if state.get("status") == "ok":
+            if state.get("status") == "ready":
                 return
             if state.get("status") == "failed":
                 raise RuntimeError(f"the server failed to start: {state.get('error')}")

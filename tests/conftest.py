@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 import websockets
 
-from benchmarks.common import free_port
+from benchmarks.common import free_port, without_load_limit
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="voxlive-data-")  # conversations stored by test servers
@@ -87,7 +87,7 @@ def start_server(tmp: Path, config: str = "", port: int | None = None, args: tup
     healthy; only in a test marked ``models``, since it loads them."""
     assert _models_allowed, "this test starts voxlive serve, which loads the models: mark it @pytest.mark.models"
     port = port or free_port()
-    (tmp / "voxlive.toml").write_text(config)
+    (tmp / "voxlive.toml").write_text(without_load_limit(config))
     log = (tmp / "server.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "voxlive", "serve", "--port", str(port), "--config", str(tmp / "voxlive.toml"), *args],

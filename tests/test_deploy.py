@@ -324,6 +324,7 @@ def test_application_builds_the_deployments_the_config_names(tmp_path: Path) -> 
     deployments its config names, with the Gateway as ingress."""
     from ray.serve._private.api import call_user_app_builder_with_args_if_necessary
     from ray.serve._private.build_app import build_app
+
     from voxlive.cluster.app import build_app as voxlive_app
 
     (application,) = serve_config()["applications"]

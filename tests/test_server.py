@@ -24,7 +24,9 @@ pytestmark = pytest.mark.models
 def test_health_answers_once_the_models_are_loaded(server: Server) -> None:
     with urllib.request.urlopen(f"{server.http}/health") as answer:
         assert answer.status == 200
-        assert json.loads(answer.read())["status"] == "ok"
+        health = json.loads(answer.read())
+    assert health["status"] == "ready" and 0 <= health["load"] < 0.9
+    assert set(health["stages"]) == {"llm", "stt", "tts"} and health["sessions"] >= health["conversing"] >= 0
 
 
 @pytest.fixture(scope="module")
@@ -125,11 +127,12 @@ async def test_the_session_limits_refuse_one_more_per_key_and_per_server(keyed_s
         assert b"too_many_sessions_for_key" in refused.value.response.body
         async with websockets.connect(url, additional_headers=theirs) as third:
             await third.recv()
-            with pytest.raises(InvalidStatus) as refused:
-                async with websockets.connect(f"{keyed_server.ws}/ws/voice", additional_headers=theirs):
-                    pass
-            assert refused.value.response.status_code == 503
-            assert b"too_many_sessions" in refused.value.response.body
+            async with websockets.connect(f"{keyed_server.ws}/ws/voice", additional_headers=theirs) as fourth:
+                error = json.loads(await fourth.recv())
+                assert error["type"] == "error" and error["code"] == "server_full" and "3 sessions" in error["error"]
+                with pytest.raises(websockets.ConnectionClosed) as closed:
+                    await fourth.recv()
+                assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
     await until_idle(keyed_server)
     async with websockets.connect(url, additional_headers=mine) as again:
         assert json.loads(await again.recv())["type"] == "session.created"
@@ -317,3 +320,58 @@ def test_health_is_503_until_the_models_are_loaded() -> None:
         while http.get("/health").status_code != 200:
             assert time.monotonic() < deadline
             time.sleep(0.05)
+
+
+async def until_health(server: Server, status: str, timeout: float = 60) -> dict:
+    """/health's answer once its status is ``status`` (the load over the window moves on its own)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        code, health = await asyncio.to_thread(get_json, f"{server.http}/health", {})
+        if health["status"] == status:
+            assert code == (200 if status == "ready" else 503)
+            return health
+        assert time.monotonic() < deadline, f"/health stayed {health}"
+        await asyncio.sleep(0.1)
+
+
+async def test_a_server_at_its_load_says_full_and_refuses_new_sessions_until_the_load_falls(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """With a low ``max_load``, one session's reply fills the server: /health answers 503 ``full``, a new
+    session is told so in an error event and closed with 1013, the admission probe says the same; the open
+    session goes on; once the window has passed without work, the server is ready again."""
+    server = start_server(tmp_path_factory.mktemp("full"), "[server]\nmax_load = 0.05\nload_window_seconds = 3\n")
+    try:
+        url = f"{server.ws}/voice-live/realtime?api-version=2025-10-01"
+        async with websockets.connect(url) as open_before:
+            client = Client(open_before)
+            await client.until("conversation.created")
+            item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Say hello."}]}
+            await client.send({"type": "conversation.item.create", "item": item})
+            await client.send({"type": "response.create"})
+            await client.until("response.done")
+            health = await until_health(server, "full")
+            assert health["load"] == max(health["stages"].values()) >= 0.05 and health["stages"]["llm"] > 0
+            assert health["sessions"] == 1 and health["conversing"] == 1
+            async with websockets.connect(url) as refused:
+                error = json.loads(await refused.recv())
+                assert error["type"] == "error" and error["error"]["code"] == "server_full"
+                assert "try again shortly" in error["error"]["message"]
+                with pytest.raises(websockets.ConnectionClosed) as closed:
+                    await refused.recv()
+                assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
+                assert "full" in closed.value.rcvd.reason
+            status, body = await asyncio.to_thread(get_json, f"{server.http}/realtime/admission", {})
+            assert status == 503 and body["error"]["code"] == "server_full"
+            with urllib.request.urlopen(f"{server.http}/metrics", timeout=10) as answer:
+                metrics = answer.read().decode()
+            assert "voxlive_capacity_full 1.0" in metrics and 'voxlive_stage_busy{stage="tts"}' in metrics
+            await client.send({"type": "session.update", "session": {"instructions": "Be brief."}})
+            assert (await client.until("session.updated"))[-1]["session"]["instructions"] == "Be brief."
+            await until_health(server, "ready")
+        async with websockets.connect(url) as admitted:
+            assert json.loads(await admitted.recv())["type"] == "session.created"
+        status, body = await asyncio.to_thread(get_json, f"{server.http}/realtime/admission", {})
+        assert status == 200 and body == {"admitted": True}
+    finally:
+        stop_server(server)

@@ -241,8 +241,9 @@ async def test_a_cancelled_model_call_keeps_its_slot_until_its_thread_ends() -> 
     import threading
 
     from voxlive.speech.offload import run_in_slot
+    from voxlive.speech.scheduling import Slots
 
-    slots = asyncio.Semaphore(1)
+    slots = Slots(1)
     release = threading.Event()
     started: list[int] = []
 
@@ -257,8 +258,8 @@ async def test_a_cancelled_model_call_keeps_its_slot_until_its_thread_ends() -> 
     for call in calls:
         call.cancel()
     await asyncio.sleep(0.05)
-    assert slots.locked()  # the running thread still holds it
+    assert slots.running == 1 and slots.waiting == 0  # the running thread still holds its slot
     release.set()
     results = await asyncio.gather(*calls, return_exceptions=True)
     assert all(isinstance(r, asyncio.CancelledError) for r in results)
-    assert started == [0] and not slots.locked()
+    assert started == [0] and slots.running == 0

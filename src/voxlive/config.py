@@ -22,6 +22,11 @@ class ServerSettings(_Section):
     api_keys: list[str] = Field(default_factory=list)
     """When not empty, every connection must present one of these keys."""
     max_sessions: int = 100
+    max_load: float = Field(default=0.9, gt=0)
+    """The server is full (refusing new sessions, ``/health`` 503 ``full``) when its busiest stage was this busy
+    over the last ``load_window_seconds`` (its work running or waiting, over what it can run at once: 0 to 1);
+    above 1, the load never fills it."""
+    load_window_seconds: float = Field(default=20.0, gt=0)
     max_message_bytes: int = 16 * 1024 * 1024
     """The largest client message accepted; a larger one gets an error event."""
     max_upload_bytes: int = 25 * 1024 * 1024

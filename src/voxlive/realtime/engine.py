@@ -13,12 +13,14 @@ from ..config import Settings
 from ..protocol import AudioInputTranscriptionOptions, ResponseSession, ServerVad, new_id
 from ..speech.cpu import PRIORITY, cores
 from ..speech.llm import LLM
+from ..speech.scheduling import SESSION
 from ..speech.smart_turn import SmartTurn
 from ..speech.stt import STT
 from ..speech.tts import TTS
 from ..speech.vad import SileroVAD
 from ..store import open_store
 from .journal import Archive
+from .load import Load
 from .metrics import Telemetry
 from .session import RealtimeSession, Send
 
@@ -114,9 +116,16 @@ class Engine:
         self, settings: Settings, llm: LLM | None = None, stt: STT | None = None, tts: TTS | None = None
     ) -> None:
         self.settings = settings
+        self.stage_load = Load(settings.server.max_load, settings.server.load_window_seconds)
+        """How busy the stages are, for admission, ``/health`` and ``/metrics``."""
+        if llm is None and settings.llm.provider != "openai":  # a model on this machine: its load is the server's
+            slots = settings.llm.slots if settings.llm.provider == "llama-server" else 1
+            llm = self.stage_load.metered(build_llm(settings), slots)
         self.llm = llm or build_llm(settings)
         self.stt = stt or build_stt(settings)
         self.tts = tts or build_tts(settings)
+        self.stage_load.watch_stage("stt", self.stt)
+        self.stage_load.watch_stage("tts", self.tts)
         self.vad: SileroVAD | None = None
         self.turn_model: SmartTurn | None = None
         """The audio end-of-turn model of the semantic modes (loaded with the VAD)."""
@@ -237,8 +246,10 @@ class Engine:
         """A session for the owner of an API key (``""`` without keys), whose conversations only it can resume;
         ``paced``: its input audio may not run ahead of real time (a face that hands over whole files is not)."""
         assert self.vad is not None, "the models are still loading"
+        config = self.default_session(model)
+        SESSION.set(config.id)  # the stages serve the sessions' work in turn
         session = RealtimeSession(
-            self.default_session(model),
+            config,
             llm=self.llm,
             tts=self.tts,
             stt=self.stt_for,

@@ -8,6 +8,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from .load import LoadReport
+
 STAGES = ("end_of_turn", "transcript", "stt", "llm_ttft", "first_chunk", "tts_first_audio", "voice_to_voice")
 BUCKETS = (0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0)
 
@@ -91,10 +93,35 @@ class Telemetry:
             registry=self.registry,
         )
         self.sessions = Gauge("voxlive_sessions", "Sessions open now.", registry=self.registry)
+        self.load = Gauge(
+            "voxlive_load", "The busiest stage's recent load, 0 to 1 (see voxlive_stage_busy).", registry=self.registry
+        )
+        self.stage_busy = Gauge(
+            "voxlive_stage_busy",
+            "Each stage's work running or waiting over the recent window, as a fraction of its capacity (0 to 1).",
+            ["stage"],
+            registry=self.registry,
+        )
+        self.conversing = Gauge(
+            "voxlive_conversing_sessions", "Sessions that had a turn in the recent window.", registry=self.registry
+        )
+        self.full = Gauge(
+            "voxlive_capacity_full",
+            "1 when the server refuses new sessions for its load or its sessions (max_load, max_sessions).",
+            registry=self.registry,
+        )
         self._tracer: Any = None
         self._provider: Any = None
         if otlp_endpoint:
             self._start_tracing(otlp_endpoint, service_name)
+
+    def show_load(self, report: LoadReport, full: bool) -> None:
+        """Set the load gauges (read when the metrics are)."""
+        self.load.set(report.load)
+        for stage, busy in report.stages.items():
+            self.stage_busy.labels(stage).set(busy)
+        self.conversing.set(report.conversing)
+        self.full.set(int(full))
 
     def _start_tracing(self, endpoint: str, service_name: str) -> None:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter

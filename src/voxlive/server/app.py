@@ -57,7 +57,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     """The voxlive server. The engine's models load in the background; ``/health`` says when.
     ``app.state.drain()`` is a graceful stop: no new sessions, running responses finish, sockets close (1012)."""
     settings = settings or Settings()
-    gate = Gate(settings.server)
+    engine = engine or Engine(settings)
+    gate = Gate(settings.server, engine.stage_load)
     for name in ("uvicorn.access", "uvicorn.error"):
         logging.getLogger(name).addFilter(HIDE_KEYS)
     metrics = Route("/metrics", endpoints.metrics)
@@ -68,7 +69,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.engine = engine or Engine(settings)
+    app.state.engine = engine
     app.state.gate = gate
     app.state.trimmer = MemoryTrimmer()
     app.state.loading = None

@@ -40,13 +40,17 @@ async def index(request: Request) -> Response:
 
 
 async def health(request: Request) -> Response:
-    """200 once the models are loaded; 503 while they load or the server drains, 500 if loading failed."""
+    """200 ``ready`` while the server takes new sessions; 503 ``full`` at its capacity (``max_sessions`` or
+    ``max_load``: a balancer sends new sessions elsewhere, the open ones go on), ``loading`` or ``draining``;
+    500 ``failed`` if loading failed. With the load, sessions, conversing sessions and each stage's load."""
     engine: Engine = request.app.state.engine
     gate: Gate = request.app.state.gate
+    capacity = gate.capacity()
     if gate.draining:
-        return JSONResponse({"status": "draining", "sessions": len(gate.sockets)}, status_code=503)
+        return JSONResponse({"status": "draining", **capacity.as_dict()}, status_code=503)
     if engine.ready.is_set():
-        return JSONResponse({"status": "ok", "sessions": len(gate.sockets)})
+        status = "full" if capacity.full else "ready"
+        return JSONResponse({"status": status, **capacity.as_dict()}, status_code=503 if capacity.full else 200)
     task = request.app.state.loading
     if task is not None and task.done() and task.exception() is not None:
         return JSONResponse({"status": "failed", "error": str(task.exception())}, status_code=500)
@@ -67,6 +71,9 @@ async def admission(request: Request) -> Response:
 
 async def metrics(request: Request) -> Response:
     engine: Engine = request.app.state.engine
+    gate: Gate = request.app.state.gate
+    capacity = gate.capacity()
+    engine.telemetry.show_load(capacity.report, capacity.full)
     return Response(generate_latest(engine.telemetry.registry), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -1,12 +1,12 @@
-"""``Gate``: who may open a session — a page from an allowed origin, a valid API key, room on the server and for
-the key — and the closing of every socket when the server drains."""
+"""``Gate``: who may open a session — a page from an allowed origin, a valid API key, room on the server (its
+sessions and its load) and for the key — and the closing of every socket when the server drains."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
@@ -15,11 +15,15 @@ from starlette.websockets import WebSocket
 
 from ..config import ServerSettings
 from ..protocol import ProtocolError
+from ..realtime.load import Load, LoadReport
 from ..realtime.session_config import check_model_name
 from .errors import deny
 
 RESTART = 1012
 """The close code of a server going away for a restart: reconnect (and resume) elsewhere or later."""
+TRY_AGAIN_LATER = 1013
+"""The close code of a session refused because the server is full."""
+SERVER_FULL = "server_full"
 
 
 class Refusal(NamedTuple):
@@ -34,9 +38,31 @@ ORIGIN_REFUSED = Refusal(403, "origin_not_allowed", "This server does not accept
 KEY_REFUSED = Refusal(401, "invalid_api_key", "A valid API key is required.")
 
 
+class Capacity(NamedTuple):
+    """How much the server holds now, and whether that is all it should take."""
+
+    sessions: int
+    report: LoadReport
+    full: bool
+
+    def as_dict(self) -> dict[str, object]:
+        report = self.report
+        return {
+            "load": report.load,
+            "sessions": self.sessions,
+            "conversing": report.conversing,
+            "stages": report.stages,
+        }
+
+
+ErrorEvent = Callable[[Refusal], str]
+"""The error event, as the socket's protocol writes it, that tells a client why its session was refused."""
+
+
 class Gate:
-    def __init__(self, settings: ServerSettings) -> None:
+    def __init__(self, settings: ServerSettings, load: Load) -> None:
         self.settings = settings
+        self.load = load
         self.draining = False
         self.sockets: set[WebSocket] = set()
         self._open: Counter[str] = Counter()
@@ -53,11 +79,27 @@ class Gate:
             return True
         return urlsplit(origin).netloc.lower() == connection.headers.get("host", "").lower()
 
+    def capacity(self) -> Capacity:
+        """The sessions open, the load, and whether the server is full (``max_sessions``, ``max_load``)."""
+        sessions = sum(self._open.values())
+        report = self.load.report()
+        return Capacity(sessions, report, sessions >= self.settings.max_sessions or self.load.full(report))
+
     @contextlib.asynccontextmanager
-    async def session(self, websocket: WebSocket, owner: str, ready: bool) -> AsyncIterator[bool]:
-        """Admit a WebSocket of ``owner`` for the length of the block: yields whether it was (a refused one is
-        refused before its upgrade)."""
+    async def session(
+        self, websocket: WebSocket, owner: str, ready: bool, error_event: ErrorEvent
+    ) -> AsyncIterator[bool]:
+        """Admit a WebSocket of ``owner`` for the length of the block: yields whether it was. A refused one is
+        refused before its upgrade, except when the server is full: that one is accepted, told why in an
+        ``error_event`` and closed with 1013 (Try Again Later), which a client sees whatever its WebSocket API."""
         refusal = self.refusal(websocket, owner, ready)
+        if refusal is not None and refusal.code == SERVER_FULL:
+            await websocket.accept()
+            with contextlib.suppress(Exception):  # the client may be gone already
+                await websocket.send_text(error_event(refusal))
+                await websocket.close(code=TRY_AGAIN_LATER, reason="The server is full; try again shortly.")
+            yield False
+            return
         if refusal is not None:
             await deny(websocket, *refusal)
             yield False
@@ -92,8 +134,8 @@ class Gate:
             return Refusal(503, "server_draining", "The server is restarting; connect again shortly.")
         if not ready:
             return Refusal(503, "server_loading", "The server is loading its models; connect again shortly.")
-        if sum(self._open.values()) >= self.settings.max_sessions:
-            return Refusal(503, "too_many_sessions", "The server holds its maximum number of sessions.")
+        if (capacity := self.capacity()).full:
+            return Refusal(503, SERVER_FULL, full_message(capacity))
         if per_key is not None and self._open[owner] >= per_key:
             return Refusal(429, "too_many_sessions_for_key", f"This API key holds {per_key} sessions already.")
         return None
@@ -105,3 +147,11 @@ class Gate:
             with contextlib.suppress(Exception):
                 await websocket.close(code=RESTART, reason=reason)
         await asyncio.sleep(0)
+
+
+def full_message(capacity: Capacity) -> str:
+    """Why a full server refuses a session, and what to do."""
+    return (
+        f"The server is full ({capacity.sessions} sessions, load {capacity.report.load:.2f}): "
+        "try again shortly, or connect to another server."
+    )

@@ -3,13 +3,17 @@ each a session the gate admits for the owner of the connection's key (``websocke
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+
 from starlette.websockets import WebSocket
 
 from ..agent import VideoAgent, VoiceAgent
+from ..protocol import ErrorDetails, ServerEventError
 from ..protocol.dialects import OPENAI_GA, VOICELIVE, Dialect
 from ..realtime.engine import Engine
 from .connection import serve_connection
-from .gate import Gate
+from .gate import Gate, Refusal
 from .memory import MemoryTrimmer
 
 
@@ -34,7 +38,7 @@ async def _realtime(websocket: WebSocket, dialect: Dialect) -> None:
     gate: Gate = websocket.app.state.gate
     trimmer: MemoryTrimmer = websocket.app.state.trimmer
     owner: str = websocket.state.owner
-    async with gate.session(websocket, owner, engine.ready.is_set()) as admitted:
+    async with gate.session(websocket, owner, engine.ready.is_set(), dialect_error(dialect)) as admitted:
         if admitted:
             await serve_connection(websocket, engine, dialect, owner)
             trimmer.session_ended()
@@ -46,7 +50,7 @@ async def _agent(websocket: WebSocket, kind: type[VoiceAgent]) -> None:
     gate: Gate = websocket.app.state.gate
     trimmer: MemoryTrimmer = websocket.app.state.trimmer
     owner: str = websocket.state.owner
-    async with gate.session(websocket, owner, engine.ready.is_set()) as admitted:
+    async with gate.session(websocket, owner, engine.ready.is_set(), agent_error) as admitted:
         if not admitted:
             return
         resume = websocket.query_params.get("conversation-id")
@@ -61,3 +65,19 @@ async def _agent(websocket: WebSocket, kind: type[VoiceAgent]) -> None:
         finally:
             await agent.destroy()
         trimmer.session_ended()
+
+
+def dialect_error(dialect: Dialect) -> Callable[[Refusal], str]:
+    """A refusal as the dialect's ``error`` event."""
+
+    def event(refusal: Refusal) -> str:
+        error = ErrorDetails(type="server_error", code=refusal.code, message=refusal.message)
+        (frame,) = dialect.encode_server_event(ServerEventError(error=error))
+        return frame
+
+    return event
+
+
+def agent_error(refusal: Refusal) -> str:
+    """A refusal as the agents' ``error`` message."""
+    return json.dumps({"type": "error", "error": refusal.message, "code": refusal.code})

@@ -6,7 +6,10 @@ cache carried from step to step, searches the ``beam`` likeliest transcripts (th
 word errors than one, for ~40 % more time); each word's probability is the product of its tokens' probabilities.
 The model gives no word timings. It tends to stop at a long pause, and to end without punctuation when the
 audio ends right after the last word: so the pauses inside the speech are shortened (Silero VAD finds them)
-and silence is added at the end; audio without speech gives no words.
+and silence is added at the end; audio without speech gives no words. Turns are not transcribed in batches:
+the exported decoder ignores its mask over the encoder's frames (a turn padded to a longer one's length is
+heard differently) and a turn's scores change with the other turns beside it, so each turn runs alone, the
+beams of its search being the rows of its batch.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from .assets import moonshine_dir
 from .audio import STAGE_RATE
 from .cpu import PRIORITY
 from .offload import run_in_slot
+from .scheduling import Slots
 from .stt import TranscribedWord, Transcript
 from .vad import FRAME_SAMPLES, SileroVAD
 
@@ -74,7 +78,7 @@ class MoonshineSTT:
         self.model_dir = Path(model_dir) if model_dir else None
         self.beam = beam
         self.threads = threads
-        self._slots = asyncio.Semaphore(max_concurrency)
+        self.slots = Slots(max_concurrency)
         self._loading: asyncio.Future[None] | None = None
         self._encoder: Any = None
         self._decoder: Any = None
@@ -110,9 +114,7 @@ class MoonshineSTT:
     ) -> Transcript:
         """``language`` must be English (or unset); Moonshine takes no prompt."""
         await self.load()
-        return await run_in_slot(
-            self._slots, self._transcribe_all, np.asarray(audio, np.float32), urgent, urgent=urgent
-        )
+        return await run_in_slot(self.slots, self._transcribe_all, np.asarray(audio, np.float32), urgent, urgent=urgent)
 
     def _transcribe_all(self, audio: np.ndarray, urgent: bool) -> Transcript:
         words: list[TranscribedWord] = []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +9,7 @@ import numpy as np
 from .assets import smart_turn_path
 from .audio import STAGE_RATE
 from .offload import run_in_slot
+from .scheduling import Slots
 
 WINDOW_SECONDS = 8
 """The model hears the last 8 s of the turn (zeros before a shorter one)."""
@@ -35,12 +35,12 @@ class SmartTurn:
             str(path or smart_turn_path()), sess_options=options, providers=["CPUExecutionProvider"]
         )
         self._features = FeatureExtractor(chunk_length=WINDOW_SECONDS)
-        self._slots = asyncio.Semaphore(1)
+        self.slots = Slots(1)
 
     async def probability(self, audio: np.ndarray) -> float:
         """How likely the turn ending with ``audio`` is complete, 0 to 1. Not urgent: the reply drafted at the same
         pause goes on while the model listens."""
-        return await run_in_slot(self._slots, self.score, audio)
+        return await run_in_slot(self.slots, self.score, audio)
 
     def score(self, audio: np.ndarray) -> float:
         window = WINDOW_SECONDS * STAGE_RATE

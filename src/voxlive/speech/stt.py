@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 import os
 from dataclasses import dataclass, field
@@ -13,8 +14,10 @@ import numpy as np
 from . import files
 from .assets import whisper_model_dir
 from .audio import STAGE_RATE, to_int16
+from .batching import Batches
 from .offload import run_in_slot
 from .remote import STAGE_TIMEOUT, Deadline, openai_client
+from .scheduling import Slots
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,11 +48,28 @@ class STT(Protocol):
     ) -> Transcript: ...
 
 
+BATCHED_SECONDS = (0.1, 30)
+"""The shortest and longest turn transcribed in a batch (the longest: Whisper's window); others run alone."""
+NO_SPEECH, LOW_LOGPROB = 0.6, -1.0
+"""A segment of a batch is dropped as silence when Whisper thinks it holds no speech this surely and its words
+are this unlikely (faster-whisper's thresholds when it transcribes one turn)."""
+
+
+@dataclass(frozen=True)
+class _Turn:
+    audio: np.ndarray
+    language: str | None
+    prompt: str | None
+
+
 class WhisperSTT:
     """faster-whisper on the CPU, one model shared by every session.
 
     ``compute_type`` is CTranslate2's (``int8``, ``float32``); ``trim`` lets faster-whisper's Silero VAD cut the
-    silence out before decoding. ``max_concurrency`` bounds the transcriptions running at once; the others wait.
+    silence out before decoding. ``max_concurrency`` bounds the transcriptions running at once; the turns that
+    arrive meanwhile wait, and the next run transcribes those with the same language and prompt as one batch
+    (up to ``max_batch``, each turn in its own row; ``batches.sizes`` counts them). A turn that finds the model
+    idle runs at once, alone, as does one outside ``BATCHED_SECONDS`` or of a language still to detect.
     """
 
     def __init__(
@@ -61,6 +81,7 @@ class WhisperSTT:
         trim: bool = False,
         threads: int | None = None,
         max_concurrency: int = 1,
+        max_batch: int = 8,
     ) -> None:
         self.model_name = model
         self.beam = beam
@@ -68,7 +89,9 @@ class WhisperSTT:
         self.trim = trim
         self.threads = threads or os.cpu_count() or 1
         self._model: Any = None
-        self._slots = asyncio.Semaphore(max_concurrency)
+        self._pipeline: Any = None
+        self.slots = Slots(max_concurrency)
+        self.batches: Batches[_Turn, Transcript] = Batches(self.slots, self._transcribe_batch, max_batch)
         self._loading: asyncio.Future[None] | None = None
 
     @property
@@ -81,22 +104,64 @@ class WhisperSTT:
         await asyncio.shield(self._loading)
 
     def _load(self) -> None:
-        from faster_whisper import WhisperModel
+        from faster_whisper import BatchedInferencePipeline, WhisperModel
 
         path = whisper_model_dir(self.model_name)
         self._model = WhisperModel(str(path), device="cpu", compute_type=self.compute_type, cpu_threads=self.threads)
+        self._pipeline = BatchedInferencePipeline(self._model)
 
     async def transcribe(
         self, audio: np.ndarray, *, language: str | None = None, prompt: str | None = None, urgent: bool = False
     ) -> Transcript:
         await self.load()
-        return await run_in_slot(self._slots, self._transcribe, audio, language, prompt, urgent=urgent)
+        audio = np.asarray(audio, np.float32)
+        language = self._language(language)
+        shortest, longest = BATCHED_SECONDS
+        if self.trim or language is None or not shortest * STAGE_RATE <= len(audio) <= longest * STAGE_RATE:
+            return await run_in_slot(self.slots, self._transcribe, audio, language, prompt, urgent=urgent)
+        return await self.batches.submit(_Turn(audio, language, prompt or None), (language, prompt or None), urgent)
+
+    def _language(self, language: str | None) -> str | None:
+        """The language to transcribe in (``en`` for an English model), or ``None``: Whisper detects it."""
+        if not self.multilingual:
+            return "en"
+        return language.split(",")[0].split("-")[0].lower() if language else None
+
+    def _transcribe_batch(self, turns: list[_Turn]) -> list[Transcript]:
+        """Turns of one language and prompt, each within ``BATCHED_SECONDS``: one alone as ``_transcribe`` does
+        it, several as one batch of Whisper windows (one turn each)."""
+        if len(turns) == 1:
+            return [self._transcribe(turns[0].audio, turns[0].language, turns[0].prompt)]
+        starts = np.cumsum([0, *(len(turn.audio) for turn in turns)])
+        clips = [{"start": a / STAGE_RATE, "end": b / STAGE_RATE} for a, b in itertools.pairwise(starts)]
+        segments, _ = self._pipeline.transcribe(
+            np.concatenate([turn.audio for turn in turns]),
+            language=turns[0].language,
+            initial_prompt=turns[0].prompt,
+            beam_size=self.beam,
+            word_timestamps=True,
+            clip_timestamps=clips,
+            batch_size=len(turns),
+        )
+        frames = starts[:-1] * self._model.frames_per_second // STAGE_RATE
+        parts: list[list[str]] = [[] for _ in turns]
+        words: list[list[TranscribedWord]] = [[] for _ in turns]
+        for segment in segments:
+            if segment.no_speech_prob > NO_SPEECH and segment.avg_logprob < LOW_LOGPROB:
+                continue
+            index = int(np.abs(frames - segment.seek).argmin())  # the turn whose window the segment is of
+            offset = clips[index]["start"]
+            parts[index].append(segment.text)
+            words[index] += [
+                TranscribedWord(w.word.strip(), _since(w.start, offset), _since(w.end, offset), w.probability)
+                for w in segment.words or []
+            ]
+        return [
+            Transcript("".join(part).strip(), turn.language, tuple(said), len(turn.audio) / STAGE_RATE)
+            for turn, part, said in zip(turns, parts, words, strict=True)
+        ]
 
     def _transcribe(self, audio: np.ndarray, language: str | None, prompt: str | None) -> Transcript:
-        if not self.multilingual:
-            language = "en"
-        elif language:
-            language = language.split(",")[0].split("-")[0].lower()
         segments, info = self._model.transcribe(
             np.asarray(audio, np.float32),
             language=language or None,
@@ -117,6 +182,11 @@ class WhisperSTT:
             words=tuple(words),
             duration=len(audio) / STAGE_RATE,
         )
+
+
+def _since(at: float, start: float) -> float:
+    """A time of the batch's audio as seconds from the start of its turn (at ``start``)."""
+    return max(0.0, round(at - start, 3))
 
 
 class OpenAICompatibleSTT:

@@ -20,6 +20,7 @@ from .assets import piper_voice_path
 from .offload import run_in_slot
 from .prosody import NORMAL, Prosody, louder
 from .remote import STAGE_TIMEOUT, Deadline, openai_client
+from .scheduling import Slots
 from .voices import DEFAULT_VOICE, OPENAI_VOICES
 
 
@@ -76,7 +77,7 @@ class PiperTTS:
         self.voices.update({name: Path(path) for name, path in (voices or {}).items()})
         self.aliases = dict.fromkeys(OPENAI_VOICES, DEFAULT_VOICE) if aliases is None else dict(aliases)
         self._loaded: dict[str, Any] = {}
-        self._slots = asyncio.Semaphore(max_concurrency)
+        self.slots = Slots(max_concurrency)
         self._word_phonemes: dict[tuple[str, str], list[str]] = {}
 
     def voice_names(self) -> list[str]:
@@ -127,7 +128,7 @@ class PiperTTS:
     ) -> Speech:
         await self.load(voice)
         name = self.resolve(voice)
-        return await run_in_slot(self._slots, self._synthesize, name, text, prosody, urgent=urgent)
+        return await run_in_slot(self.slots, self._synthesize, name, text, prosody, urgent=urgent)
 
     def _phonemize_word(self, name: str, word: str) -> list[str]:
         """The phonemes of one word alone (cached: the same words come back all the time)."""

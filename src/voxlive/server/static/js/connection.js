@@ -131,7 +131,10 @@ export class Connection {
 
 function explain(refusal, health, hasKey) {
   if (!refusal) {
-    if (health.status === 503) return explain({ status: 503, code: health.body.status === "draining" ? "server_draining" : "server_loading" }, health, hasKey);
+    if (health.status === 503) {
+      const codes = { draining: "server_draining", full: "server_full" };
+      return explain({ status: 503, code: codes[health.body.status] || "server_loading" }, health, hasKey);
+    }
     return { code: "closed", retry: true, message: "The server closed the connection as it opened. Trying again." };
   }
   const { code } = refusal;
@@ -140,7 +143,7 @@ function explain(refusal, health, hasKey) {
       ? "The key was refused: this server does not know it. Check the API key in Settings and press Connect."
       : "This server needs an API key. Enter it in Settings and press Connect.",
     origin_not_allowed: `This server does not accept pages from ${location.origin}. Add it to [server] allowed_origins in the server's configuration.`,
-    too_many_sessions: "The server is full: it holds as many sessions as it may. Trying again shortly.",
+    server_full: "The server is full: it serves as many conversations as it can. Trying again shortly.",
     too_many_sessions_for_key: "This API key holds as many sessions as the server allows one key. Close another session or try again later.",
     server_loading: "The server is still loading its models. Trying again shortly.",
     server_draining: "The server is restarting. Trying again shortly.",
