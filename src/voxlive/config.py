@@ -86,7 +86,8 @@ class LLMSettings(_Section):
     that work has the cores to itself; llama-server: it runs at a lower CPU priority than voxlive (nice 10)."""
     read_ahead: bool = True
     """Local: the prompt of the next reply is read into the KV cache before it is asked (after each reply, and
-    from partial transcripts while the user speaks), so the first token comes sooner."""
+    from partial transcripts while the user speaks), so the first token comes sooner. Other providers keep their own
+    prompt caches: their sessions make no partial transcripts for it."""
     top_p: float = Field(default=DEFAULT_SAMPLING.top_p, gt=0, le=1)
     """Local: tokens are drawn from the likeliest whose probabilities add up to this."""
     min_p: float = Field(default=DEFAULT_SAMPLING.min_p, ge=0, le=1)

@@ -256,7 +256,7 @@ class Engine:
             vad=self.vad,
             turn_model=self.turn_model,
             draft_replies=self.settings.turn.draft_replies,
-            read_ahead=self.settings.llm.read_ahead,
+            read_ahead=self.settings.llm.read_ahead and self.settings.llm.provider == "local",
             first_words=self.settings.tts.first_words or None,
             send=send,
             telemetry=self.telemetry,
