@@ -17,7 +17,8 @@ The knee of each part is the first level whose p95 doubles against one session, 
 (listening) whose end-of-turn delay grows. Each level starts on an idle server (it waits for the previous
 one's work to finish). Run: ``.venv/bin/python benchmarks/concurrency.py`` (about seven minutes);
 ``--listening-levels``, ``--conversing-levels`` (empty skips the part), ``--idle``, ``--seconds``, ``--url``,
-``--config`` (the started server's settings: ``[llm] provider = "llama-server"``, say).
+``--config`` (the started server's settings: ``[llm] provider = "llama-server"``, say), ``--ray`` (that server
+deployed by ``voxlive serve --ray`` on a local cluster of its own: a head and a worker node; the ray extra).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import server, summary, write_results
+from common import ray_cluster, server, summary, write_results
 from live import RATE, Question, Session, Spoken, load_questions, problems, turn_records, values
 
 LISTENING_LEVELS = [1, 10, 25, 50, 75, 100]
@@ -350,9 +351,9 @@ def conversing_broken(level: dict) -> str | None:
 
 
 async def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
-    process = ServerProcess.find(url)
+    process = None if args.ray else ServerProcess.find(url)
     if process is None:
-        print("note: the server process was not found on this machine: no CPU or memory figures")
+        print("note: no single server process on this machine (--url elsewhere, or --ray): no CPU or memory figures")
     await settle(process)
     report: dict[str, Any] = {}
     if args.idle:
@@ -405,6 +406,7 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, help="seconds per level (default: 20 listening, 30 conversing)")
     parser.add_argument("--url", help="an already-running server (ws://HOST:PORT); else one is started")
     parser.add_argument("--config", type=Path, help="a TOML settings file for the server started (not with --url)")
+    parser.add_argument("--ray", action="store_true", help="start the server on a local Ray cluster of its own")
     args = parser.parse_args()
     started = time.monotonic()
     if args.url:
@@ -412,7 +414,10 @@ async def main() -> None:
     else:
         most = max([*args.listening_levels, *args.conversing_levels, args.idle, 1])
         config = args.config.read_text() if args.config else ""
-        with server(with_max_sessions(config, most + 10)) as url:
+        settings = with_max_sessions(config, most + 10)
+        with contextlib.ExitStack() as stack:
+            ray = ("--ray", stack.enter_context(ray_cluster())) if args.ray else ()
+            url = stack.enter_context(server(settings, args=ray))
             report = await measure(url, args)
     report["run_seconds"] = time.monotonic() - started
     print("results:", write_results("concurrency", report))

@@ -14,7 +14,7 @@ import websockets
 
 from conftest import Client, start_server, stop_server
 from voxlive.speech.llama_server import LlamaServerLLM
-from voxlive.speech.llm import LLM, Finished, LLMEvent, LLMRequest, TextDelta, ToolCallDone, Usage
+from voxlive.speech.llm import LLM, Finished, LLMEvent, LLMRequest, TextDelta, ToolCallDone, Trimmed, Usage
 
 pytestmark = pytest.mark.models
 
@@ -78,6 +78,28 @@ async def test_two_replies_are_generated_at_once(served: LlamaServerLLM) -> None
     dones = [i for i, (_, what) in enumerate(order) if what == "done"]
     assert len(firsts) == 2 and len(dones) == 2
     assert max(firsts) < min(dones), f"one reply ended before the other began: {order}"
+
+
+async def test_a_conversation_longer_than_a_slot_drops_its_oldest_turns_and_is_answered(
+    served: LlamaServerLLM,
+) -> None:
+    story = "The lighthouse keeper climbed the stairs again and looked at the grey sea for a long while. " * 12
+    turns = [
+        message
+        for n in range(24)  # about 3,500 tokens: more than the slot's 2,048
+        for message in ({"role": "user", "content": f"Part {n}: {story}"}, {"role": "assistant", "content": "Noted."})
+    ]
+    request = LLMRequest(
+        [SYSTEM, *turns, {"role": "user", "content": "What is the capital of France?"}],
+        temperature=0.0,
+        max_tokens=40,
+    )
+    events = await collect(served, request)
+    trimmed = events[0]
+    assert isinstance(trimmed, Trimmed) and 0 < trimmed.messages < len(turns) and not trimmed.instructions_cut
+    assert "Paris" in text_of(events) and events[-1] == Finished("stop")
+    usage = next(e for e in events if isinstance(e, Usage))
+    assert usage.input_tokens + usage.output_tokens <= 2048
 
 
 async def test_a_tool_call_comes_back_as_a_call(served: LlamaServerLLM) -> None:

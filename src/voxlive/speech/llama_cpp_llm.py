@@ -76,7 +76,6 @@ class LlamaCppLLM:
 
     def _load(self) -> None:
         from llama_cpp import Llama
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         path = self.model_path or llm_model_path()
         llama = Llama(
@@ -87,9 +86,7 @@ class LlamaCppLLM:
             verbose=False,
         )
         atexit.register(llama.close)  # freed before interpreter shutdown tears down the bindings it calls
-        template = llama.metadata["tokenizer.chat_template"]
-        eos = llama._model.token_get_text(llama.token_eos())
-        self._fitter = PromptFitter(llama, Jinja2ChatFormatter(template, eos_token=eos, bos_token=""))
+        self._fitter = PromptFitter.of(llama)
         self._llama = llama
 
     def count_tokens(self, text: str) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import dataclasses
 import functools
 import logging
 import os
@@ -25,8 +26,9 @@ import httpx2
 import openai
 
 from .assets import llm_model_path
-from .llm import LLMEvent, LLMRequest
+from .llm import LLMEvent, LLMRequest, Trimmed
 from .openai_compatible_llm import OpenAICompatibleLLM
+from .prompt_fitting import PromptFitter
 from .remote import STAGE_TIMEOUT
 from .tool_choice import forced_tool_schema
 
@@ -169,6 +171,13 @@ class LlamaServer:
         return False
 
 
+def _fitter(model: Path) -> PromptFitter:
+    """What fits prompts into a slot: the model's vocabulary (its weights stay in llama-server) and chat template."""
+    from llama_cpp import Llama
+
+    return PromptFitter.of(Llama(str(model), vocab_only=True, verbose=False))
+
+
 class LlamaServerLLM(OpenAICompatibleLLM):
     """A GGUF model served by a supervised ``llama-server`` on a loopback port, through its OpenAI-compatible API.
 
@@ -206,6 +215,7 @@ class LlamaServerLLM(OpenAICompatibleLLM):
         self.threads = threads
         self.niceness = NICENESS if yield_to_speech else 0
         self.server: LlamaServer | None = None
+        self._fitter: PromptFitter | None = None
 
     def command(self, model: Path) -> list[str]:
         """How llama-server is started: every slot its own ``context_tokens`` (the context is split among them),
@@ -223,6 +233,7 @@ class LlamaServerLLM(OpenAICompatibleLLM):
         """Start llama-server (once) and wait until its model is loaded."""
         if self.server is None:
             model = self.model_path if self.model_path else await asyncio.to_thread(llm_model_path)
+            self._fitter = await asyncio.to_thread(_fitter, model)
             self.server = LlamaServer(self.command(model), f"http://127.0.0.1:{self.port}/health", self.niceness)
         await self.server.start()
 
@@ -241,6 +252,12 @@ class LlamaServerLLM(OpenAICompatibleLLM):
         assert self.server is not None
         if not self.server.running:
             raise ConnectionError("llama-server is not running: it is being restarted")
+        assert self._fitter is not None
+        reply = min(request.max_tokens or self.context_tokens // 2, self.context_tokens // 2)
+        fitted = await asyncio.to_thread(self._fitter.fit, request, self.context_tokens - reply)
+        if fitted.dropped or fitted.instructions_cut:
+            yield Trimmed(fitted.dropped, fitted.instructions_cut)
+            request = dataclasses.replace(request, messages=fitted.messages(request))
         try:
             async with contextlib.aclosing(super().stream(request)) as events:
                 async for event in events:

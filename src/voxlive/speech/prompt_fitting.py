@@ -28,6 +28,18 @@ class FittedPrompt:
     dropped: int
     """Conversation messages left out (whole turns, the oldest)."""
     instructions_cut: bool
+    instructions: str | None = None
+    """The instructions as they were cut (``None``: not cut)."""
+
+    def messages(self, request: LLMRequest) -> list[Message]:
+        """The request's messages as this prompt holds them: the instructions (cut, if they were), then the
+        conversation without its ``dropped`` oldest messages."""
+        messages = request.messages
+        first = 1 if messages and messages[0]["role"] == "system" else 0
+        head = messages[:first]
+        if first and self.instructions is not None:
+            head = [{**messages[0], "content": self.instructions}]
+        return head + messages[first + self.dropped :]
 
 
 class PromptFitter:
@@ -38,6 +50,15 @@ class PromptFitter:
         self._format = chat_format
         self._overheads: dict[str, int] = {}
         """The tokens a message of each role takes besides its content."""
+
+    @classmethod
+    def of(cls, llama: Any) -> PromptFitter:
+        """The fitter of a llama.cpp ``Llama`` (its vocabulary alone is enough), with the model's chat template."""
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        eos = llama._model.token_get_text(llama.token_eos())
+        template = llama.metadata["tokenizer.chat_template"]
+        return cls(llama, Jinja2ChatFormatter(template, eos_token=eos, bos_token=""))
 
     def count_tokens(self, text: str) -> int:
         return len(self._llama.tokenize(text.encode(), add_bos=False, special=True))
@@ -79,7 +100,8 @@ class PromptFitter:
             prompt = self._format(messages=messages[:first] + messages[starts[keep] :], tools=tools).prompt
             tokens: list[int] = self._llama.tokenize(prompt.encode(), add_bos=False, special=True)
             if len(tokens) <= budget or keep == len(starts) - 1:
-                return FittedPrompt(tokens[-budget:], starts[keep] - first, cut)
+                kept = messages[0]["content"] if cut else None
+                return FittedPrompt(tokens[-budget:], starts[keep] - first, cut, kept)
             keep += 1
 
     def _tokens(self, text: str, limit: int, stop: Callable[[], bool]) -> list[int]:
