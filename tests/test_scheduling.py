@@ -231,3 +231,18 @@ async def test_work_for_no_session_loads_the_stage_but_is_no_conversation() -> N
     await tts.acquire(session="")
     clock.now += 10
     assert load.report() == LoadReport(1.0, {"tts": 1.0}, 0)
+
+
+async def test_a_session_closed_within_the_window_is_no_longer_conversing() -> None:
+    clock = Clock()
+    load = Load(window=10, clock=clock)
+    tts = Slots(2, clock=clock)
+    load.watch("tts", tts)
+    sessions = {"A": object(), "B": object()}
+    load.open_sessions = sessions.keys()
+    for session in sessions:
+        await tts.acquire(session=session)
+        tts.release()
+    assert load.report().conversing == 2
+    del sessions["A"]
+    assert load.report().conversing == 1

@@ -133,6 +133,7 @@ class Engine:
         self.ready = asyncio.Event()
         self._loading: asyncio.Future[None] | None = None
         self.sessions: dict[str, RealtimeSession] = {}
+        self.stage_load.open_sessions = self.sessions.keys()
         self.store = open_store(settings.store)
         """Where conversations are kept (opened with the models)."""
         self.telemetry = Telemetry(settings.telemetry.otlp_endpoint, settings.telemetry.service_name)

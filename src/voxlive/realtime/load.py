@@ -4,7 +4,7 @@ is as much as the server should take (``[server] max_load``)."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass, field
 
 from ..speech.llm import LLM, LLMEvent, LLMRequest
@@ -32,6 +32,8 @@ class Load:
         self.clock = clock
         self._stages: dict[str, Occupancy] = {}
         self._recent: list[RecentSessions] = []
+        self.open_sessions: Collection[str] | None = None
+        """The sessions open now (a live view), so that one closed within the window is not counted conversing."""
 
     def watch(self, name: str, slots: Slots) -> None:
         """Count the work of a stage's slots as the stage ``name`` (over this load's window)."""
@@ -53,10 +55,13 @@ class Load:
         return metered
 
     def report(self) -> LoadReport:
+        """The load now, and the conversing sessions among ``open_sessions`` (``None``: all that had work)."""
         stages = {name: round(occupancy.fraction(), 3) for name, occupancy in self._stages.items()}
         since = self.clock() - self.window
         conversing = set().union(*(recent.since(since) for recent in self._recent))
         conversing.discard("")  # work for no session (the speech API, the warm-up)
+        if self.open_sessions is not None:
+            conversing.intersection_update(self.open_sessions)
         return LoadReport(max(stages.values(), default=0.0), stages, len(conversing))
 
     def full(self, report: LoadReport) -> bool:
