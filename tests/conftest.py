@@ -27,6 +27,7 @@ import pytest
 import websockets
 
 from benchmarks.common import free_port, without_load_limit
+from voxlive.speech.llm import LLM, LLMEvent, LLMRequest, TextDelta
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="voxlive-data-")  # conversations stored by test servers
@@ -277,3 +278,13 @@ def postgres() -> Iterator[str]:
     subprocess.run([*as_postgres, str(binaries / "pg_ctl"), "-D", str(data), "stop", "-m", "fast"], check=True)
     process.wait(timeout=30)
     shutil.rmtree(root, ignore_errors=True)
+
+
+async def collect(llm: LLM, request: LLMRequest) -> list[LLMEvent]:
+    """Every event of one reply."""
+    return [event async for event in llm.stream(request)]
+
+
+def text_of(events: list[LLMEvent]) -> str:
+    """The text of a reply's events."""
+    return "".join(e.text for e in events if isinstance(e, TextDelta))

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import websockets
 
-from conftest import Client, start_server, stop_server
+from conftest import Client, collect, start_server, stop_server, text_of
 from voxlive.speech.llama_server import LlamaServerLLM
-from voxlive.speech.llm import LLM, Finished, LLMEvent, LLMRequest, TextDelta, ToolCallDone, Trimmed, Usage
+from voxlive.speech.llm import Finished, LLMRequest, TextDelta, ToolCallDone, Trimmed, Usage
 
 pytestmark = pytest.mark.models
 
@@ -31,14 +31,6 @@ WEATHER_TOOL = {
 
 def question(text: str, max_tokens: int = 40) -> LLMRequest:
     return LLMRequest([SYSTEM, {"role": "user", "content": text}], temperature=0.0, max_tokens=max_tokens)
-
-
-async def collect(llm: LLM, request: LLMRequest) -> list[LLMEvent]:
-    return [event async for event in llm.stream(request)]
-
-
-def text_of(events: list[LLMEvent]) -> str:
-    return "".join(e.text for e in events if isinstance(e, TextDelta))
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from conftest import free_port, wait_healthy
+from conftest import collect, free_port, text_of, wait_healthy
 from voxlive.speech.assets import llm_model_path
 from voxlive.speech.llama_cpp_llm import FittingStopped, LlamaCppLLM
-from voxlive.speech.llm import LLM, Finished, LLMEvent, LLMRequest, TextDelta, ToolCallDone, Usage
+from voxlive.speech.llm import Finished, LLMRequest, ToolCallDone, Usage
 from voxlive.speech.openai_compatible_llm import OpenAICompatibleLLM
 
 pytestmark = pytest.mark.models
@@ -28,14 +28,6 @@ TOOLS = [
         },
     }
 ]
-
-
-async def collect(llm: LLM, request: LLMRequest) -> list[LLMEvent]:
-    return [event async for event in llm.stream(request)]
-
-
-def text_of(events: list[LLMEvent]) -> str:
-    return "".join(e.text for e in events if isinstance(e, TextDelta))
 
 
 @pytest.fixture(scope="module")
