@@ -13,7 +13,7 @@ from typing import Any
 from .assets import llm_model_path
 from .cpu import Priority
 from .llm import Finished, LLMEvent, LLMRequest, TextDelta, Trimmed, Usage
-from .prompt_fitting import FittedPrompt, FittingStopped, PromptFitter
+from .prompt_fitting import FittedPrompt, FittingStopped, PromptFitter, prompt_budget
 from .sampling import DEFAULT_SAMPLING, Sampling
 from .tool_call_filter import ToolCallFilter, answered_calls
 from .tool_call_parser import ToolCallTextParser, UnknownToolError
@@ -103,7 +103,7 @@ class LlamaCppLLM:
         as soon as a request waits for the model; a later prompt that extends it starts from there."""
         if self._llama is None or self._lock.locked():
             return
-        fitted = await asyncio.to_thread(self.fit_prompt, request, self._prompt_budget(request))
+        fitted = await asyncio.to_thread(self.fit_prompt, request, prompt_budget(self.n_ctx, request))
         if self._lock.locked():
             return
         await self._lock.acquire()
@@ -126,10 +126,6 @@ class LlamaCppLLM:
     def _max_tokens(self, request: LLMRequest) -> int:
         """The most tokens the reply may have: as asked, else half the context."""
         return request.max_tokens or self.n_ctx // 2
-
-    def _prompt_budget(self, request: LLMRequest) -> int:
-        """The tokens the prompt may take: the context, less room for the reply (at most half of it)."""
-        return self.n_ctx - min(self._max_tokens(request), self.n_ctx // 2)
 
     def _read(self, tokens: list[int], batch: int, stop: Callable[[], bool]) -> None:
         """Evaluate the tokens into the KV cache from what it already holds of them, ``batch`` at a time, until
@@ -154,7 +150,7 @@ class LlamaCppLLM:
         await self.load()
         stop = threading.Event()
         try:
-            fitted = await asyncio.to_thread(self.fit_prompt, request, self._prompt_budget(request), stop.is_set)
+            fitted = await asyncio.to_thread(self.fit_prompt, request, prompt_budget(self.n_ctx, request), stop.is_set)
         finally:
             stop.set()  # a cancelled fitting ends at its next chunk
         if fitted.dropped or fitted.instructions_cut:

@@ -28,7 +28,7 @@ import openai
 from .assets import llm_model_path
 from .llm import LLMEvent, LLMRequest, Trimmed
 from .openai_compatible_llm import OpenAICompatibleLLM
-from .prompt_fitting import PromptFitter
+from .prompt_fitting import PromptFitter, prompt_budget
 from .remote import STAGE_TIMEOUT
 from .tool_choice import forced_tool_schema
 
@@ -253,8 +253,7 @@ class LlamaServerLLM(OpenAICompatibleLLM):
         if not self.server.running:
             raise ConnectionError("llama-server is not running: it is being restarted")
         assert self._fitter is not None
-        reply = min(request.max_tokens or self.context_tokens // 2, self.context_tokens // 2)
-        fitted = await asyncio.to_thread(self._fitter.fit, request, self.context_tokens - reply)
+        fitted = await asyncio.to_thread(self._fitter.fit, request, prompt_budget(self.context_tokens, request))
         if fitted.dropped or fitted.instructions_cut:
             yield Trimmed(fitted.dropped, fitted.instructions_cut)
             request = dataclasses.replace(request, messages=fitted.messages(request))

@@ -16,6 +16,13 @@ CUT_SLACK = 8
 """Tokens of room left when instructions are cut (their start, read again as text, may take a few more)."""
 
 
+def prompt_budget(context: int, request: LLMRequest) -> int:
+    """The tokens a request's prompt may take in ``context`` tokens: the rest is room for the reply, as much as it
+    asks for (half the context when it sets no limit) but at most half."""
+    reply = request.max_tokens or context // 2
+    return context - min(reply, context // 2)
+
+
 class FittingStopped(Exception):
     """The reply whose prompt was being fitted was cancelled."""
 
