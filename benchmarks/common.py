@@ -44,14 +44,16 @@ def answering(url: str, process: subprocess.Popen[bytes], timeout: float = 180) 
     return False
 
 
+def server_setting(config: str, line: str) -> str:
+    """A server's TOML settings with ``line`` (``max_sessions = 20``) added to their ``[server]`` table."""
+    table = re.compile(r"^\[server\][ \t]*$", re.MULTILINE)
+    return table.sub(f"[server]\n{line}", config, count=1) if table.search(config) else f"[server]\n{line}\n{config}"
+
+
 def without_load_limit(config: str) -> str:
     """A server's TOML settings, with ``[server] max_load`` above 1 unless they set it: a server measured or
     tested one session after another is never refused for the load it was just given."""
-    if "max_load" in config:
-        return config
-    if "[server]\n" in config:
-        return config.replace("[server]\n", "[server]\nmax_load = 2.0\n", 1)
-    return f"[server]\nmax_load = 2.0\n{config}"
+    return config if "max_load" in config else server_setting(config, "max_load = 2.0")
 
 
 @contextlib.contextmanager

@@ -28,7 +28,6 @@ import asyncio
 import contextlib
 import glob
 import os
-import re
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -39,7 +38,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import ray_cluster, server, summary, write_results
+from common import ray_cluster, server, server_setting, summary, write_results
 from live import RATE, Question, Session, Spoken, load_questions, problems, turn_records, values
 
 LISTENING_LEVELS = [1, 10, 25, 50, 75, 100]
@@ -387,13 +386,6 @@ async def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
     return report
 
 
-def with_max_sessions(config: str, sessions: int) -> str:
-    """The TOML settings ``config`` with ``[server] max_sessions = sessions`` added (it must not set its own)."""
-    table = re.compile(r"^\[server\][ \t]*$", re.MULTILINE)
-    line = f"max_sessions = {sessions}"
-    return table.sub(f"[server]\n{line}", config, count=1) if table.search(config) else f"[server]\n{line}\n{config}"
-
-
 def _levels(text: str) -> list[int]:
     return [int(x) for x in text.split(",") if x.strip()]
 
@@ -414,7 +406,7 @@ async def main() -> None:
     else:
         most = max([*args.listening_levels, *args.conversing_levels, args.idle, 1])
         config = args.config.read_text() if args.config else ""
-        settings = with_max_sessions(config, most + 10)
+        settings = server_setting(config, f"max_sessions = {most + 10}")  # the config sets none
         with contextlib.ExitStack() as stack:
             ray = ("--ray", stack.enter_context(ray_cluster())) if args.ray else ()
             url = stack.enter_context(server(settings, args=ray))
