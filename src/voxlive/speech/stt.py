@@ -163,7 +163,7 @@ class WhisperSTT:
 
     def _transcribe(self, audio: np.ndarray, language: str | None, prompt: str | None) -> Transcript:
         segments, info = self._model.transcribe(
-            np.asarray(audio, np.float32),
+            audio,
             language=language or None,
             initial_prompt=prompt or None,
             beam_size=self.beam,
