@@ -24,15 +24,13 @@ from typing import Any
 import websockets
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import percentile_table, server, summary, write_results
+from common import free_port, percentile_table, server, summary, write_results
 
 MCP_SERVER = Path(__file__).parents[1] / "examples" / "weather_mcp_server.py"
 
 
 def start_mcp() -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     process = subprocess.Popen([sys.executable, str(MCP_SERVER), str(port)], stderr=subprocess.DEVNULL)
     while True:
         with socket.socket() as sock:

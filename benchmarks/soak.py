@@ -41,7 +41,6 @@ import os
 import random
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -60,7 +59,7 @@ import numpy as np
 import websockets
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import RESULTS, espeak, percentile_table, piper_speech, summary
+from common import RESULTS, espeak, free_port, percentile_table, piper_speech, summary
 
 log = logging.getLogger("soak")
 
@@ -193,12 +192,6 @@ async def make_material(seed: int) -> Material:
 
 
 # --- the server -------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
